@@ -1,0 +1,72 @@
+# benhan — every dependency is installed by these targets; nothing is installed by hand.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+UV := .venv-uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+EXTERNAL_DB ?= $(TEST_DATABASE_URL)
+
+.PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers
+
+help:
+	@echo "make demo   install everything, load the demo province and serve http://127.0.0.1:8000"
+	@echo "make test   run every check and test (lint, types, layers, unit, integration, e2e)"
+	@echo "make bench  quick benchmark (~3 min); make bench-full: 10,000 patients"
+
+$(UV):
+	$(PYTHON) -m venv .venv-uv
+	.venv-uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON) --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.synced node_modules/.installed
+
+# Debian's Chromium for the end-to-end tests (browser downloads do not work on CI machines).
+browsers:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi; \
+	fi
+
+demo: install
+	$(VENV)/bin/benhan demo
+
+serve: install
+	$(VENV)/bin/benhan serve
+
+lint: install
+	$(VENV)/bin/ruff check src tests tools bench migrations
+	$(VENV)/bin/lint-imports --no-cache
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+unit: install
+	$(PYTEST) tests/unit -q
+
+# Integration tests against the embedded PostgreSQL and, when TEST_DATABASE_URL is set, against that server.
+integration: install
+	env -u TEST_DATABASE_URL $(PYTEST) tests/integration -q
+	@if [ -n "$(EXTERNAL_DB)" ]; then TEST_DATABASE_URL="$(EXTERNAL_DB)" $(PYTEST) tests/integration -q; fi
+
+e2e: install browsers
+	$(PYTEST) tests/e2e -q
+
+test: lint typecheck unit integration e2e
+
+bench: install
+	$(PY) -m bench.run --quick
+
+bench-full: install
+	$(PY) -m bench.run --full
+
+clean:
+	rm -rf $(VENV) .venv-uv node_modules .pytest_cache .mypy_cache .ruff_cache

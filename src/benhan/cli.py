@@ -1,0 +1,108 @@
+"""The ``benhan`` command: serve, migrate, demo, version (and more as features land)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benhan import __version__
+
+app = typer.Typer(help="benhan: FHIR-native EMR for a Vietnamese province.", no_args_is_help=True)
+
+
+@contextmanager
+def database(data_dir: Path | None = None) -> Iterator[str]:
+    """The database URL: DATABASE_URL if set, else the embedded server (started, and stopped on exit)."""
+    from benhan.kernel.db import ensure_database, start_embedded
+    from benhan.settings import get_settings
+
+    settings = get_settings()
+    url = settings.database_url
+    if url:
+        yield url
+        return
+    embedded = start_embedded(data_dir or settings.data_dir)
+    try:
+        asyncio.run(ensure_database(embedded.url))
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+@app.command()
+def version() -> None:
+    """Print the benhan version."""
+    typer.echo(f"benhan {__version__}")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply schema migrations (idempotent; safe from several processes at once)."""
+    from benhan import migrate as migrations
+
+    with database() as url:
+        migrations.upgrade(url)
+        typer.echo(f"schema at {migrations.head_revision()}")
+
+
+def _serve(url: str, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    # Workers are separate processes: they find the database through the environment.
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run(
+        "benhan.app:create_app", factory=True, host=host, port=port, workers=workers,
+        log_level="warning", access_log=False, lifespan="on",
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+) -> None:
+    """Serve the web app and the FHIR API (Ctrl-C stops it, and the embedded database, cleanly)."""
+    from benhan import migrate as migrations
+    from benhan.settings import get_settings
+
+    settings = get_settings()
+    with database() as url:
+        migrations.upgrade(url)
+        _serve(url, host or settings.host, port or settings.port, workers or settings.workers)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    load_only: Annotated[bool, typer.Option("--load-only", help="Load demo data, do not serve")] = False,
+) -> None:
+    """Migrate, load the demo province once, and serve http://127.0.0.1:8000."""
+    os.environ.setdefault("BENHAN_MODE", "demo")
+    from benhan import migrate as migrations
+    from benhan.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    with database() as url:
+        migrations.upgrade(url)
+        if load_only:
+            return
+        typer.echo(
+            f"\n  benhan {__version__} demo is running.\n"
+            f"  Open   http://127.0.0.1:{port}/\n"
+            f"  FHIR   http://127.0.0.1:{port}/fhir/metadata\n"
+            f"  Data   {settings.data_dir.resolve()} (kept between runs)\n"
+            "  Stop   Ctrl-C\n"
+        )
+        _serve(url, "127.0.0.1", port, settings.workers)
+
+
+def main() -> None:
+    app()

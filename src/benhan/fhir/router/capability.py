@@ -1,0 +1,64 @@
+"""The CapabilityStatement: exactly what this server supports (FHIR R4 capabilitystatement.html)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from benhan import __version__
+from benhan.fhir.model.resource_types import RESOURCE_TYPES
+
+INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+                "search-type"]
+
+
+def _search_params(resource_type: str) -> list[dict[str, Any]]:
+    from benhan.fhir.search.registry import params_of
+
+    return [
+        {"name": p.code, "type": p.type, **({"definition": p.url} if p.url else {})}
+        for p in params_of(resource_type).values()
+    ]
+
+
+@lru_cache(maxsize=4)
+def capability_statement(base_url: str) -> dict[str, Any]:
+    resources = [
+        {
+            "type": t,
+            "interaction": [{"code": c} for c in INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+            "referencePolicy": ["literal", "logical"],
+            "searchInclude": ["*"],
+            "searchRevInclude": ["*"],
+            "searchParam": _search_params(t),
+            **({"operation": [{"name": "everything",
+                               "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]}
+               if t == "Patient" else {}),
+        }
+        for t in sorted(RESOURCE_TYPES)
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-25",
+        "publisher": "benhan",
+        "kind": "instance",
+        "software": {"name": "benhan", "version": __version__},
+        "implementation": {"description": "benhan FHIR R4 server", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"},
+                            {"code": "history-system"}],
+        }],
+    }

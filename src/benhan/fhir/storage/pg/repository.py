@@ -1,0 +1,270 @@
+"""The PostgreSQL repository: versioned create/read/update/patch/delete/history.
+
+Every method runs in one database transaction (or joins the transaction of a bound unit of work, used by
+transaction Bundles), writes the search index rows in that same transaction, and never rewrites history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import jsonpatch
+import orjson
+
+from benhan.fhir.storage.pg import history as history_sql
+from benhan.fhir.storage.pg import rows
+from benhan.fhir.storage.prepare import check_validation, stamp
+from benhan.fhir.storage.protocol import HistoryPage, HistoryQuery, JsonObj, StoredResource, WriteResult
+from benhan.kernel import clock
+from benhan.kernel.context import RequestContext
+from benhan.kernel.db import Conn
+from benhan.kernel.errors import BenhanError, ErrorCode
+from benhan.kernel.ids import is_valid_id, new_id
+
+
+class PgRepository:
+    """Implements :class:`benhan.fhir.storage.protocol.Repository` on an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, *, validate: bool = True) -> None:
+        self.pool = pool
+        self.validate = validate
+        self._conn: Conn | None = None
+
+    # -- units of work -------------------------------------------------------------------------
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[PgRepository]:
+        """A repository bound to one connection and one transaction: all or nothing."""
+        if self._conn is not None:
+            yield self
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            bound = PgRepository(self.pool, validate=self.validate)
+            bound._conn = conn
+            yield bound
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Conn]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    @asynccontextmanager
+    async def _ro(self) -> AsyncIterator[Conn]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with self.pool.acquire() as conn:
+            yield conn
+
+    # -- reads ------------------------------------------------------------------------------------
+    async def read(self, ctx: RequestContext, type_: str, id_: str) -> StoredResource:
+        async with self._ro() as conn:
+            row = await rows.fetch_current(conn, type_, id_)
+        if row is None:
+            raise BenhanError(ErrorCode.NOT_FOUND, f"{type_}/{id_} is not known")
+        stored = rows.to_stored(row)
+        if stored.deleted:
+            raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} was deleted", headers={"ETag": stored.etag})
+        return stored
+
+    async def vread(self, ctx: RequestContext, type_: str, id_: str, version: int) -> StoredResource:
+        async with self._ro() as conn:
+            row = await rows.fetch_version(conn, type_, id_, version)
+        if row is None:
+            raise BenhanError(ErrorCode.VERSION_NOT_FOUND, f"{type_}/{id_} has no version {version}")
+        stored = rows.to_stored(row)
+        if stored.deleted:
+            raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} version {version} is a deletion")
+        return stored
+
+    async def history(self, ctx: RequestContext, query: HistoryQuery) -> HistoryPage:
+        async with self._ro() as conn:
+            rid: int | None = None
+            if query.type and query.id:
+                row = await rows.fetch_current(conn, query.type, query.id)
+                if row is None:
+                    raise BenhanError(ErrorCode.NOT_FOUND, f"{query.type}/{query.id} is not known")
+                rid = row["rid"]
+            return await history_sql.history(conn, query, rid)
+
+    async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
+        from benhan.fhir.storage.pg.search import find_matches
+
+        query = "&".join(f"{k}={v}" for k, v in params)
+        async with self._ro() as conn:
+            matches = await find_matches(conn, type_, query)
+            if not matches:
+                return []
+            found = await conn.fetch(
+                "SELECT content FROM resource WHERE rid = ANY($1::bigint[]) AND NOT deleted",
+                [m[0] for m in matches],
+            )
+        return [orjson.loads(r["content"]) for r in found]
+
+    # -- writes -----------------------------------------------------------------------------------
+    async def create(
+        self, ctx: RequestContext, resource: JsonObj, *, if_none_exist: str | None = None,
+        assigned_id: str | None = None,
+    ) -> WriteResult:
+        type_ = str(resource.get("resourceType"))
+        self._check(resource)
+        async with self._tx() as conn:
+            if if_none_exist:
+                # FHIR R4 http.html#ccreate: one match → return it, several → 412, none → create.
+                existing = await self._single_match(conn, type_, if_none_exist)
+                if existing is not None:
+                    row = await rows.fetch_current(conn, type_, existing)
+                    assert row is not None
+                    return WriteResult(rows.to_stored(row), created=False, existing=True)
+            return await self._insert(conn, resource, type_, assigned_id or new_id())
+
+    async def find_ids(self, ctx: RequestContext, type_: str, query: str) -> list[str]:
+        from benhan.fhir.storage.pg.search import find_matches
+
+        async with self._ro() as conn:
+            return [m[1] for m in await find_matches(conn, type_, query)]
+
+    async def update(
+        self, ctx: RequestContext, type_: str, id_: str, resource: JsonObj, *, if_match: int | None = None
+    ) -> WriteResult:
+        if not is_valid_id(id_):
+            raise BenhanError(ErrorCode.INVALID_ID, f"{id_!r} is not a valid FHIR id")
+        self._check(resource)
+        async with self._tx() as conn:
+            current = await rows.lock_current(conn, type_, id_)
+            if current is None:
+                if if_match is not None:
+                    raise BenhanError(ErrorCode.VERSION_CONFLICT, f"{type_}/{id_} does not exist yet")
+                # FHIR R4 http.html#upsert: update-as-create with the client's id.
+                return await self._insert(conn, resource, type_, id_)
+            return await self._supersede(conn, current, resource, if_match)
+
+    async def conditional_update(
+        self, ctx: RequestContext, type_: str, query: str, resource: JsonObj, *, if_match: int | None = None
+    ) -> WriteResult:
+        self._check(resource)
+        async with self._tx() as conn:
+            found = await self._single_match(conn, type_, query)
+            body_id = resource.get("id")
+            if found is None:
+                # FHIR R4 http.html#cond-update: no match → create (with the body's id if given).
+                return await self._insert(conn, resource, type_, str(body_id) if body_id else new_id())
+            if body_id and body_id != found:
+                raise BenhanError(ErrorCode.ID_MISMATCH, "The id in the body is not the id of the match")
+            current = await rows.lock_current(conn, type_, found)
+            assert current is not None
+            return await self._supersede(conn, current, resource, if_match)
+
+    async def patch(
+        self, ctx: RequestContext, type_: str, id_: str, patch: Any, content_type: str, *,
+        if_match: int | None = None,
+    ) -> WriteResult:
+        async with self._tx() as conn:
+            current = await rows.lock_current(conn, type_, id_)
+            if current is None:
+                raise BenhanError(ErrorCode.NOT_FOUND, f"{type_}/{id_} is not known")
+            if current["deleted"]:
+                raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} was deleted")
+            patched = apply_json_patch(orjson.loads(current["content"]), patch)
+            if patched.get("resourceType") != type_ or patched.get("id") != id_:
+                raise BenhanError(ErrorCode.PATCH_FAILED, "A patch may not change resourceType or id")
+            self._check(patched)
+            return await self._supersede(conn, current, patched, if_match)
+
+    async def delete(
+        self, ctx: RequestContext, type_: str, id_: str, *, if_match: int | None = None
+    ) -> StoredResource | None:
+        async with self._tx() as conn:
+            current = await rows.lock_current(conn, type_, id_)
+            if current is None:
+                return None
+            return await self._delete_row(conn, current, if_match)
+
+    async def conditional_delete(self, ctx: RequestContext, type_: str, query: str) -> int:
+        from benhan.fhir.storage.pg.search import find_matches
+
+        async with self._tx() as conn:
+            matches = await find_matches(conn, type_, query)
+            if len(matches) > 1:
+                # FHIR R4 http.html#cdelete: this server deletes single matches only.
+                raise BenhanError(ErrorCode.MULTIPLE_MATCHES, f"{len(matches)} resources match; be more specific")
+            for _rid, id_, _version in matches:
+                current = await rows.lock_current(conn, type_, id_)
+                if current is not None:
+                    await self._delete_row(conn, current, None)
+            return len(matches)
+
+    # -- internals ----------------------------------------------------------------------------
+    def _check(self, resource: JsonObj) -> None:
+        if self.validate:
+            check_validation(resource)
+
+    async def _single_match(self, conn: Conn, type_: str, query: str) -> str | None:
+        from benhan.fhir.storage.pg.search import find_matches
+
+        matches = await find_matches(conn, type_, query)
+        if len(matches) > 1:
+            raise BenhanError(ErrorCode.MULTIPLE_MATCHES, f"{len(matches)} resources match {type_}?{query}")
+        return matches[0][1] if matches else None
+
+    async def _insert(self, conn: Conn, resource: JsonObj, type_: str, id_: str) -> WriteResult:
+        from benhan.fhir.search.extract import patient_compartment
+        from benhan.fhir.storage.pg.index import write_index
+
+        when = clock.now()
+        content = stamp(resource, type_, id_, 1, when)
+        stored_json = orjson.loads(content)
+        rid = await rows.insert_new(conn, type_, id_, when, patient_compartment(stored_json), content)
+        await write_index(conn, rid, type_, stored_json)
+        return WriteResult(StoredResource(type_, id_, 1, when, False, content), created=True)
+
+    async def _supersede(
+        self, conn: Conn, current: asyncpg.Record, resource: JsonObj, if_match: int | None
+    ) -> WriteResult:
+        from benhan.fhir.search.extract import patient_compartment
+        from benhan.fhir.storage.pg.index import write_index
+
+        if if_match is not None and current["version"] != if_match:
+            raise BenhanError(
+                ErrorCode.VERSION_CONFLICT,
+                f"If-Match names version {if_match}, but the current version is {current['version']}",
+            )
+        type_, id_ = current["type"], current["id"]
+        version, when = current["version"] + 1, clock.now()
+        content = stamp(resource, type_, id_, version, when)
+        stored_json = orjson.loads(content)
+        await rows.supersede(conn, current["rid"], version, when, False, patient_compartment(stored_json), content)
+        await write_index(conn, current["rid"], type_, stored_json)
+        return WriteResult(StoredResource(type_, id_, version, when, False, content), created=bool(current["deleted"]))
+
+    async def _delete_row(
+        self, conn: Conn, current: asyncpg.Record, if_match: int | None
+    ) -> StoredResource:
+        from benhan.fhir.storage.pg.index import delete_index
+
+        if if_match is not None and current["version"] != if_match:
+            raise BenhanError(ErrorCode.VERSION_CONFLICT, f"If-Match names version {if_match}")
+        if current["deleted"]:
+            return rows.to_stored(current)  # FHIR R4 http.html#delete: deleting again is a no-op.
+        version, when = current["version"] + 1, clock.now()
+        await rows.supersede(conn, current["rid"], version, when, True, None, b"")
+        await delete_index(conn, current["rid"])
+        return StoredResource(current["type"], current["id"], version, when, True, b"")
+
+
+def apply_json_patch(document: JsonObj, patch: Any) -> JsonObj:
+    """RFC 6902 JSON Patch (FHIR R4 http.html#patch)."""
+    if not isinstance(patch, list):
+        raise BenhanError(ErrorCode.INVALID_PATCH, "A JSON Patch document is an array of operations")
+    try:
+        result = jsonpatch.JsonPatch(patch).apply(document)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+        raise BenhanError(ErrorCode.PATCH_FAILED, f"The patch could not be applied: {exc}") from None
+    if not isinstance(result, dict):
+        raise BenhanError(ErrorCode.PATCH_FAILED, "The patch did not produce a resource")
+    return result

@@ -1,0 +1,42 @@
+"""Pure preparation of a resource for storage: server-set meta, canonical key order, bytes.
+
+FHIR R4 resource.html#Meta: ``meta.versionId`` and ``meta.lastUpdated`` are set by the server;
+other meta elements (profile, security, tag, source) are kept as the client sent them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from benhan.kernel.clock import fhir_instant
+from benhan.kernel.errors import BenhanError, ErrorCode, Issue
+
+JsonObj = dict[str, Any]
+
+
+def stamp(resource: JsonObj, type_: str, id_: str, version: int, when: datetime) -> bytes:
+    """Return the stored JSON bytes of ``resource`` as version ``version`` of ``type_/id_``."""
+    meta: JsonObj = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = fhir_instant(when)
+    body: JsonObj = {"resourceType": type_, "id": id_, "meta": meta}
+    for key, value in resource.items():
+        if key not in body:
+            body[key] = value
+    return orjson.dumps(body)
+
+
+def check_validation(resource: JsonObj) -> None:
+    """Validate against the R4 structure; raise BH-1002 with every issue's FHIRPath expression."""
+    from benhan.fhir.model.validate import validate_resource
+
+    problems = [p for p in validate_resource(resource) if p.severity in ("error", "fatal")]
+    if problems:
+        raise BenhanError(
+            ErrorCode.INVALID_RESOURCE,
+            f"{len(problems)} problem(s) in {resource.get('resourceType')}",
+            [Issue(p.code, p.message, p.severity, (p.expression,) if p.expression else ()) for p in problems],
+        )

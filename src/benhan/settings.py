@@ -1,0 +1,57 @@
+"""One settings object, from environment variables (prefix ``BENHAN_``, plus ``DATABASE_URL``) and an
+optional ``.env``-style file named by ``BENHAN_SETTINGS_FILE``.  Outside demo mode it refuses default secrets."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "benhan-demo-secret-change-me"  # noqa: S105 - a known default that is refused outside demo
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BENHAN_", env_file=os.environ.get("BENHAN_SETTINGS_FILE"), extra="ignore"
+    )
+
+    mode: Literal["demo", "production", "test"] = "production"
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    data_dir: Path = Path("./var")
+    secret_key: str = DEFAULT_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    base_url: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    log_format: Literal["json", "console"] | None = None
+    log_level: str = "INFO"
+    require_if_match: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.mode == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                "BENHAN_SECRET_KEY must be set to a random value outside demo mode "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.mode == "production" and len(self.secret_key) < 32:
+            raise ValueError("BENHAN_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.mode == "production" else "console"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,79 @@
+"""Bad input gets a documented OperationOutcome and leaves the database unchanged."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+import pytest
+
+FJ = {"content-type": "application/fhir+json"}
+
+
+async def counts(db: asyncpg.Pool) -> tuple[int, int]:
+    async with db.acquire() as conn:
+        return (await conn.fetchval("SELECT count(*) FROM resource"),
+                await conn.fetchval("SELECT count(*) FROM resource_history"))
+
+
+def code_of(resp: httpx.Response) -> str:
+    body = resp.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert "Traceback" not in resp.text
+    return str(body["issue"][0]["details"]["coding"][0]["code"])
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "content", "status", "code"),
+    [
+        ("POST", "/fhir/Patient", b"{not json", 400, "BH-1001"),
+        ("POST", "/fhir/Patient", b'{"resourceType": "Observation", "status": "final"}', 400, "BH-1003"),
+        ("POST", "/fhir/Patient", b'{"resourceType": "Patient", "gender": "robot"}', 400, "BH-1002"),
+        ("POST", "/fhir/Patient", b'{"resourceType": "Patient", "birthDate": "30/04/1980"}', 400, "BH-1002"),
+        ("POST", "/fhir/Patient", b'{"resourceType": "Patient", "colour": "blue"}', 400, "BH-1002"),
+        ("POST", "/fhir/Patient", b"[]", 400, "BH-1002"),
+        ("POST", "/fhir/Patient", b"", 400, "BH-1007"),
+        ("PUT", "/fhir/Patient/abc", b'{"resourceType": "Patient", "id": "xyz"}', 400, "BH-1004"),
+        ("PUT", "/fhir/Patient/a_b", b'{"resourceType": "Patient", "id": "a_b"}', 400, "BH-1006"),
+        ("POST", "/fhir/Unicorn", b'{"resourceType": "Unicorn"}', 404, "BH-2001"),
+        ("GET", "/fhir/Patient/does-not-exist", b"", 404, "BH-2002"),
+        ("PATCH", "/fhir/Patient/x", b"[]", 415, "BH-2007"),
+    ],
+)
+async def test_bad_input(client: httpx.AsyncClient, db: asyncpg.Pool, method: str, url: str, content: bytes,
+                         status: int, code: str) -> None:
+    before = await counts(db)
+    resp = await client.request(method, url, content=content, headers=FJ)
+    assert resp.status_code == status, resp.text
+    assert code_of(resp) == code
+    assert await counts(db) == before
+
+
+async def test_invalid_resource_names_each_problem(client: httpx.AsyncClient) -> None:
+    body = {"resourceType": "Patient", "gender": "robot", "name": [{"given": "An"}], "colour": 1}
+    resp = await client.post("/fhir/Patient", json=body, headers=FJ)
+    assert resp.status_code == 400
+    expressions = {e for issue in resp.json()["issue"] for e in issue.get("expression", [])}
+    assert {"Patient.gender", "Patient.colour"} <= expressions
+    assert any(e.startswith("Patient.name[0].given") for e in expressions)
+
+
+async def test_oversized_body(db: asyncpg.Pool, database_url: str) -> None:
+    from tests.conftest import make_settings
+
+    from benhan.app import create_app
+
+    small = create_app(make_settings(max_body_bytes=200), database_url=database_url)
+    async with small.router.lifespan_context(small):
+        transport = httpx.ASGITransport(app=small)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            big = {"resourceType": "Patient", "name": [{"text": "x" * 500}]}
+            resp = await c.post("/fhir/Patient", json=big, headers=FJ)
+    assert resp.status_code == 413
+    assert code_of(resp) == "BH-1005"
+    assert await counts(db) == (0, 0)
+
+
+async def test_wrong_method(client: httpx.AsyncClient) -> None:
+    resp = await client.request("PATCH", "/fhir/Patient", content=b"[]", headers=FJ)
+    assert resp.status_code == 405
+    assert code_of(resp) == "BH-2005"
