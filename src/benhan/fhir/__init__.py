@@ -1,0 +1,1 @@
+"""FHIR R4 layer: model, search, storage, operations, router, API."""
