@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from benhan.settings import DEFAULT_SECRET, Settings
+
+
+def test_production_refuses_default_secret() -> None:
+    with pytest.raises(ValidationError, match="BENHAN_SECRET_KEY"):
+        Settings(mode="production", secret_key=DEFAULT_SECRET)
+
+
+def test_production_refuses_short_secret() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(mode="production", secret_key="short")
+
+
+def test_demo_allows_default_secret_and_reads_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENHAN_MODE", "demo")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("BENHAN_PORT", "9000")
+    s = Settings()
+    assert s.secret_key == DEFAULT_SECRET
+    assert s.database_url == "postgresql://u@h/db"
+    assert s.port == 9000
+    assert s.effective_log_format == "console"
+
+
+def test_settings_file(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    f = Path(str(tmp_path)) / "benhan.env"
+    f.write_text("BENHAN_SECRET_KEY=" + "k" * 40 + "\nBENHAN_WORKERS=3\nBENHAN_LOG_FORMAT=json\n")
+    s = Settings(_env_file=f)  # type: ignore[call-arg]
+    assert s.workers == 3
+    assert s.effective_log_format == "json"
