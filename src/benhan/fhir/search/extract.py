@@ -1,0 +1,259 @@
+"""Index values of a resource, per search parameter, ready for the index tables (pure, no I/O).
+
+Each parameter's FHIRPath expression is compiled once (:mod:`.paths`); the selected elements are turned
+into typed values by FHIR type (FHIR R4 search.html "Search Parameter Types"):
+
+- string: folded (accent/case-insensitive, đ→d) value + the original for ``:exact``;
+- token: (hash of system, code); display/text go to the string rows of the ``:text`` pseudo-parameter;
+  Identifier.type to ``:of-type`` rows;
+- date: the implicit ``[low, high)`` range by precision, Periods open-ended as needed;
+- number / quantity: decimals, quantity unit system and code, plus the UCUM canonical form;
+- reference: (target type, id or absolute URL); Reference.identifier to ``:identifier`` token rows;
+- uri: the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from benhan.fhir.search import registry
+from benhan.fhir.search.paths import Selected, compile_expression, iter_strings, reference_type
+from benhan.fhir.search.registry import SearchParam
+from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT, canonical_quantity, date_range, parse_decimal
+from benhan.kernel.text import fold
+
+__all__ = ["IndexRows", "extract", "patient_compartment", "split_reference", "system_hash"]
+
+_STRING_PARTS = {
+    "HumanName": ("text", "family", "given", "prefix", "suffix"),
+    "Address": ("text", "line", "city", "district", "state", "postalCode", "country"),
+}
+_QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money"})
+
+
+def system_hash(system: str | None) -> int:
+    """Signed 64-bit hash of a token/quantity system; 0 stands for "no system"."""
+    if not system:
+        return 0
+    return int.from_bytes(hashlib.blake2b(system.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@dataclass(slots=True)
+class IndexRows:
+    """Rows per index table, without the ``rid`` column (see storage/pg/index.py for the layout)."""
+
+    strings: set[tuple[int, str, str]] = field(default_factory=set)  # pid, folded, original
+    tokens: set[tuple[int, int, str]] = field(default_factory=set)  # pid, system hash, code
+    dates: set[tuple[int, datetime, datetime]] = field(default_factory=set)  # pid, low, high (exclusive)
+    numbers: set[tuple[int, Decimal]] = field(default_factory=set)
+    # pid, value, system hash, code, canonical value, canonical code
+    quantities: set[tuple[int, Decimal, int, str, Decimal | None, str | None]] = field(default_factory=set)
+    references: set[tuple[int, str, str]] = field(default_factory=set)  # pid, target type ("" unknown), id/url
+    uris: set[tuple[int, str]] = field(default_factory=set)
+    narrative: str = ""  # folded narrative text (_text)
+    content: str = ""  # folded text of every string in the resource (_content)
+
+
+def split_reference(literal: str) -> tuple[str, str] | None:
+    """(type, id) of a literal reference: ``Patient/1`` → (Patient, 1); absolute URLs keep the URL as id."""
+    if literal.startswith("#"):
+        return None  # contained resources are not indexed (search.html#contained)
+    parts = literal.split("/")
+    if "://" in literal or literal.startswith("urn:"):
+        typ = parts[-2] if len(parts) >= 2 and parts[-2][:1].isupper() else ""
+        return typ, literal
+    if len(parts) >= 4 and parts[-2] == "_history":
+        return parts[-4], parts[-3]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return "", literal
+
+
+def _add_string(rows: IndexRows, pid: int, text: str) -> None:
+    if text.strip():
+        rows.strings.add((pid, fold(text)[:200], text[:200]))
+
+
+def _strings(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value, typ = sel
+    if isinstance(value, str):
+        _add_string(rows, p.pid, value)
+    elif isinstance(value, dict):
+        parts = _STRING_PARTS.get(typ or "", ("text", "family", "given", "line", "city"))
+        for key in parts:
+            got = value.get(key)
+            for s in got if isinstance(got, list) else (got,):
+                if isinstance(s, str):
+                    _add_string(rows, p.pid, s)
+        if typ == "HumanName" or "family" in value:
+            # Vietnamese names are written family-first ("Nguyễn Văn An"); index the whole name too.
+            whole = " ".join([value.get("family", "") or "", *(value.get("given") or [])]).strip()
+            if whole:
+                _add_string(rows, p.pid, whole)
+
+
+def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> None:
+    code = coding.get("code")
+    if isinstance(code, str):
+        rows.tokens.add((p.pid, system_hash(coding.get("system")), code))
+    if isinstance(coding.get("display"), str):
+        _add_string(rows, registry.pseudo_id(p, "text"), coding["display"])
+
+
+def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value, typ = sel
+    if isinstance(value, bool):
+        rows.tokens.add((p.pid, 0, "true" if value else "false"))
+    elif isinstance(value, str):
+        rows.tokens.add((p.pid, 0, value))
+    elif not isinstance(value, dict):
+        return
+    elif typ == "CodeableConcept" or (typ is None and ("coding" in value or "text" in value)):
+        for coding in value.get("coding", ()):
+            _coding(rows, p, coding)
+        if isinstance(value.get("text"), str):
+            _add_string(rows, registry.pseudo_id(p, "text"), value["text"])
+    elif typ == "Identifier" or (typ is None and "value" in value and "code" not in value):
+        ident = value.get("value")
+        if isinstance(ident, str):
+            system = None if typ == "ContactPoint" else value.get("system")
+            rows.tokens.add((p.pid, system_hash(system), ident))
+            for coding in (value.get("type") or {}).get("coding", ()):
+                # search.html#token `:of-type`: type system | type code | identifier value
+                rows.tokens.add((registry.pseudo_id(p, "of-type"), system_hash(coding.get("system")),
+                                 f"{coding.get('code')}|{ident}"))
+        if isinstance((value.get("type") or {}).get("text"), str):
+            _add_string(rows, registry.pseudo_id(p, "text"), value["type"]["text"])
+    elif typ == "ContactPoint":
+        if isinstance(value.get("value"), str):
+            rows.tokens.add((p.pid, 0, value["value"]))
+    else:
+        _coding(rows, p, value)
+
+
+def _dates(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value, _typ = sel
+    if isinstance(value, str):
+        rng = date_range(value)
+        if rng:
+            rows.dates.add((p.pid, *rng))
+    elif isinstance(value, dict):
+        if "start" in value or "end" in value:
+            lo = date_range(value["start"]) if isinstance(value.get("start"), str) else None
+            hi = date_range(value["end"]) if isinstance(value.get("end"), str) else None
+            # search.html#date: a Period with a missing boundary is open-ended on that side.
+            rows.dates.add((p.pid, lo[0] if lo else MIN_INSTANT, hi[1] if hi else MAX_INSTANT))
+        for event in value.get("event", ()):  # Timing
+            _dates(rows, p, (event, "dateTime"))
+        bounds = (value.get("repeat") or {}).get("boundsPeriod")
+        if bounds:
+            _dates(rows, p, (bounds, "Period"))
+
+
+def _numbers(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value = sel[0]
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        dec = parse_decimal(str(value))
+        if dec is not None:
+            rows.numbers.add((p.pid, dec))
+
+
+def _quantities(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value, typ = sel
+    if not isinstance(value, dict) or (typ is not None and typ not in _QUANTITY_TYPES):
+        return
+    dec = parse_decimal(str(value.get("value", "")))
+    if dec is None:
+        return
+    system = value.get("system") if typ != "Money" else "urn:iso:std:iso:4217"
+    code = value.get("code") if typ != "Money" else value.get("currency")
+    canon = canonical_quantity(dec, system, code)
+    rows.quantities.add((p.pid, dec, system_hash(system), code or value.get("unit") or "",
+                         canon[0] if canon else None, canon[1] if canon else None))
+
+
+def _references(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    value, _typ = sel
+    if isinstance(value, str):  # canonical / uri
+        rows.references.add((p.pid, "", value))
+        if "|" in value:
+            rows.references.add((p.pid, "", value.split("|", 1)[0]))
+        return
+    if not isinstance(value, dict):
+        return
+    literal = value.get("reference")
+    if isinstance(literal, str):
+        split = split_reference(literal)
+        if split:
+            rows.references.add((p.pid, split[0] or (reference_type(value) or ""), split[1]))
+    ident = value.get("identifier")
+    if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+        rows.tokens.add((registry.pseudo_id(p, "identifier"), system_hash(ident.get("system")), ident["value"]))
+
+
+def _uris(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
+    if isinstance(sel[0], str):
+        rows.uris.add((p.pid, sel[0]))
+
+
+_BY_TYPE = {
+    "string": _strings, "token": _tokens, "date": _dates, "number": _numbers,
+    "quantity": _quantities, "reference": _references, "uri": _uris,
+}
+
+
+def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
+    """Every index value of ``resource`` (``_id`` and ``_lastUpdated`` live on the resource row)."""
+    rows = IndexRows()
+    for p in registry.params_of(resource_type).values():
+        handler = _BY_TYPE.get(p.type)
+        if handler is None or not p.expression or p.code in ("_id", "_lastUpdated"):
+            continue
+        for sel in compile_expression(p.expression, resource_type)(resource):
+            handler(rows, p, sel)
+    narrative = (resource.get("text") or {}).get("div")
+    if isinstance(narrative, str):
+        rows.narrative = fold(_strip_tags(narrative))
+    rows.content = fold(" ".join(iter_strings(resource)))
+    return rows
+
+
+def _strip_tags(html: str) -> str:
+    out, inside = [], False
+    for ch in html:
+        if ch == "<":
+            inside = True
+        elif ch == ">":
+            inside = False
+            out.append(" ")
+        elif not inside:
+            out.append(ch)
+    return "".join(out)
+
+
+def patient_compartment(resource: dict[str, Any]) -> str | None:
+    """The Patient id whose compartment holds ``resource`` (FHIR R4 compartmentdefinition-patient).
+
+    A Patient is in its own compartment; other types use the first compartment parameter (in the
+    definition's order) that references a Patient. None when the resource is in no Patient compartment.
+    """
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str):
+        return None
+    if rtype == "Patient":
+        rid = resource.get("id")
+        return rid if isinstance(rid, str) else None
+    for code in registry.patient_compartment_params().get(rtype, ()):
+        p = registry.lookup(rtype, code)
+        if p is None or not p.expression:
+            continue
+        for value, _t in compile_expression(p.expression, rtype)(resource):
+            if isinstance(value, dict) and isinstance(value.get("reference"), str):
+                split = split_reference(value["reference"])
+                if split and split[0] == "Patient" and "://" not in split[1]:
+                    return split[1]
+    return None

@@ -1,0 +1,200 @@
+"""Compile the FHIRPath expressions of SearchParameters once into fast walkers over resource JSON.
+
+R4 SearchParameter expressions use a small subset (see tools/gen_search_params.py data): paths, ``|``
+unions, ``(x as T)`` / ``x.as(T)`` / ``x.ofType(T)``, ``.where(resolve() is T)`` and
+``.where(field='literal')``. Those are compiled against the R4 element tables of
+:mod:`benhan.fhir.model` so every selected value carries its FHIR type. Anything else (e.g.
+``Bundle.entry[0].resource`` or ``x.exists() and x != false``) falls back to ``fhirpathpy``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from benhan.fhir.model.definitions import MODEL, PRIMITIVE, TypeNode
+
+__all__ = ["Selected", "Walker", "compile_expression"]
+
+#: (value, FHIR type code) — the type code is ``None`` when only fhirpathpy knew the value.
+Selected = tuple[Any, str | None]
+Walker = Callable[[dict[str, Any]], list[Selected]]
+
+_AS = re.compile(r"^\((.+) as (\w+)\)(.*)$")
+_AS_FN = re.compile(r"\.as\((\w+)\)")
+_WHERE_RESOLVE = re.compile(r"^where\(resolve\(\) is (\w+)\)$")
+_WHERE_EQ = re.compile(r"^where\((\w+)\s*=\s*'([^']*)'\)$")
+_OFTYPE = re.compile(r"^ofType\((\w+)\)$")
+_NAME = re.compile(r"^[a-zA-Z]\w*$")
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Opt:
+    key: str
+    type_code: str
+    node: TypeNode | None
+
+
+# A step maps the current (value, type, node) list to the next one.
+_Item = tuple[Any, str, "TypeNode | None"]
+_Step = Callable[[list[_Item]], list[_Item]]
+
+
+def _split_dots(expr: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in expr:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "." and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def _normalise(branch: str) -> str:
+    branch = branch.strip()
+    m = _AS.match(branch)
+    if m:
+        branch = f"{m.group(1)}.ofType({m.group(2)}){m.group(3)}"
+    return _AS_FN.sub(r".ofType(\1)", branch)
+
+
+def _child_step(name: str, wanted: str | None) -> _Step:
+    def step(items: list[_Item]) -> list[_Item]:
+        out: list[_Item] = []
+        for value, _t, node in items:
+            if node is None or not isinstance(value, dict):
+                continue
+            for el in node.by_name.get(name, ()):
+                if wanted is not None and el.type_code != wanted:
+                    continue
+                got = value.get(el.key)
+                if got is None:
+                    continue
+                for v in got if isinstance(got, list) else (got,):
+                    out.append((v, el.type_code, el.node if el.kind != PRIMITIVE else None))
+        return out
+
+    return step
+
+
+def _resolve_is(type_name: str) -> _Step:
+    # FHIR R4 search.html#reference: `where(resolve() is T)` keeps references to resources of type T;
+    # the type is known from the literal reference ("T/id", ".../T/id") or Reference.type.
+    def step(items: list[_Item]) -> list[_Item]:
+        return [it for it in items if isinstance(it[0], dict) and reference_type(it[0]) == type_name]
+
+    return step
+
+
+def _where_eq(field: str, literal: str) -> _Step:
+    def step(items: list[_Item]) -> list[_Item]:
+        return [it for it in items if isinstance(it[0], dict) and it[0].get(field) == literal]
+
+    return step
+
+
+def reference_type(ref: dict[str, Any]) -> str | None:
+    """Resource type a Reference points to, from ``reference`` ("Type/id", absolute URL) or ``type``."""
+    literal = ref.get("reference")
+    if isinstance(literal, str) and "/" in literal:
+        parts = literal.split("/")
+        if len(parts) >= 4 and parts[-2] == "_history":
+            return parts[-4]
+        return parts[-2]
+    typ = ref.get("type")
+    return typ if isinstance(typ, str) else None
+
+
+def _compile_branch(branch: str, resource_type: str) -> list[_Step]:
+    parts = _split_dots(_normalise(branch))
+    if parts[0] not in (resource_type, "Resource", "DomainResource"):
+        raise _Unsupported(branch)
+    steps: list[_Step] = []
+    i = 1
+    while i < len(parts):
+        part = parts[i]
+        nxt = parts[i + 1] if i + 1 < len(parts) else ""
+        if _NAME.match(part):
+            m = _OFTYPE.match(nxt)
+            steps.append(_child_step(part, m.group(1) if m else None))
+            i += 2 if m else 1
+            continue
+        if m := _WHERE_RESOLVE.match(part):
+            steps.append(_resolve_is(m.group(1)))
+        elif m := _WHERE_EQ.match(part):
+            steps.append(_where_eq(m.group(1), m.group(2)))
+        else:
+            raise _Unsupported(branch)
+        i += 1
+    return steps
+
+
+def _run(steps: list[_Step], root: dict[str, Any], node: TypeNode) -> list[Selected]:
+    items: list[_Item] = [(root, node.name, node)]
+    for step in steps:
+        items = step(items)
+        if not items:
+            return []
+    return [(v, t) for v, t, _n in items]
+
+
+def _fhirpath_walker(expression: str) -> Walker:
+    import fhirpathpy  # slow import; only for the few expressions outside the compiled subset
+    from fhirpathpy.models import models
+
+    compiled = fhirpathpy.compile(expression, models["r4"])
+
+    def walk(resource: dict[str, Any]) -> list[Selected]:
+        try:
+            return [(v, None) for v in compiled(resource, {}) if v is not None]
+        except Exception:  # a FHIRPath runtime error means "no value" for indexing
+            return []
+
+    return walk
+
+
+@cache
+def compile_expression(expression: str, resource_type: str) -> Walker:
+    """Compile ``expression`` (a union of branches) for resources of ``resource_type``; cached."""
+    node = MODEL.nodes[resource_type]
+    compiled: list[list[_Step]] = []
+    try:
+        for branch in expression.split(" | "):
+            if branch.strip():
+                compiled.append(_compile_branch(branch, resource_type))
+    except _Unsupported:
+        return _fhirpath_walker(expression)
+
+    def walk(resource: dict[str, Any]) -> list[Selected]:
+        out: list[Selected] = []
+        for steps in compiled:
+            out.extend(_run(steps, resource, node))
+        return out
+
+    return walk
+
+
+def iter_strings(value: Any) -> Iterator[str]:
+    """Every string leaf of a JSON value (for ``_content``)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k not in ("reference", "system", "url", "div"):
+                yield from iter_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from iter_strings(v)

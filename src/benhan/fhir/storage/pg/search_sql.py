@@ -1,0 +1,239 @@
+"""Translate a parsed FHIR search (:mod:`benhan.fhir.search.query`) into PostgreSQL predicates.
+
+Every filter becomes ``r.rid IN (SELECT x.rid FROM sp_<type> x WHERE x.param = .. AND <value test>)``
+(uncorrelated, so the planner may start from the index of the most selective filter — e.g. the patient
+reference — and probe the others by ``rid``). Chains and ``_has`` nest a ``resource r`` subquery of their
+own, so the caller's access predicate (written over alias ``r``) applies at every level: nothing leaks
+through a chain. Matching rules: FHIR R4 search.html (#string #token #date #number #quantity #reference
+#uri #chaining #has).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from benhan.fhir.search import registry
+from benhan.fhir.search.extract import system_hash
+from benhan.fhir.search.parse import split_escaped
+from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
+from benhan.fhir.search.registry import SearchParam
+from benhan.fhir.search.values import date_range, decimal_range, parse_decimal, ucum_factor
+from benhan.kernel.errors import BenhanError, ErrorCode
+from benhan.kernel.text import fold
+
+__all__ = ["Sql"]
+
+_TABLE = {
+    "string": "sp_string", "token": "sp_token", "date": "sp_date", "number": "sp_number",
+    "quantity": "sp_quantity", "reference": "sp_reference", "uri": "sp_uri",
+}
+_FOLD_TOP = "~"  # folded text is [0-9a-z ], all below "~": prefix p matches [p, p + "~")
+
+
+class Sql:
+    """Collects positional arguments; ``access`` is a predicate over alias ``r`` using ``$1..$k``."""
+
+    def __init__(self, access: str | None, access_args: list[object] | None) -> None:
+        self.access = access
+        self.args: list[object] = list(access_args or [])
+
+    def arg(self, value: object, cast: str = "") -> str:
+        self.args.append(value)
+        return f"${len(self.args)}{'::' + cast if cast else ''}"
+
+    # -- resource level ---------------------------------------------------------------------------
+    def resource_where(self, types: tuple[str, ...], tests: tuple[Test, ...]) -> str:
+        """Predicate over ``r`` for a current, visible resource of ``types`` matching every test."""
+        parts = ["NOT r.deleted"]
+        if len(types) == 1:
+            parts.insert(0, f"r.type = {self.arg(types[0])}")
+        elif types:
+            parts.insert(0, f"r.type = ANY({self.arg(list(types), 'text[]')})")
+        if self.access:
+            parts.append(f"({self.access})")
+        if tests:
+            if len(types) <= 1:
+                parts += [self.test(types[0] if types else "", t) for t in tests]
+            else:
+                per_type = [" AND ".join([f"r.type = {self.arg(rt)}", *(self.test(rt, t) for t in tests)])
+                            for rt in types]
+                parts.append("(" + " OR ".join(f"({p})" for p in per_type) + ")")
+        return " AND ".join(parts)
+
+    def test(self, rtype: str, test: Test) -> str:
+        if isinstance(test, Chain):
+            return self._chain(rtype, test)
+        if isinstance(test, Has):
+            return self._has(rtype, test)
+        return self._param_test(rtype, test)
+
+    def _resolve(self, rtype: str, param: SearchParam) -> SearchParam:
+        if not rtype or param.resource_type == rtype:
+            return param
+        found = registry.lookup(rtype, param.code)
+        if found is None:
+            raise BenhanError(ErrorCode.UNKNOWN_SEARCH_PARAMETER, f"{param.code} is not a parameter of {rtype}")
+        return found
+
+    def _chain(self, rtype: str, chain: Chain) -> str:
+        param = self._resolve(rtype, chain.param)
+        inner = " OR ".join(f"({self.resource_where((t,), (chain.inner,))})" for t in chain.target_types)
+        return (f"r.rid IN (SELECT x.rid FROM sp_reference x WHERE x.param = {self.arg(param.pid)} AND "
+                f"(x.ref_type, x.ref_id) IN (SELECT r.type, r.id FROM resource r WHERE {inner}))")
+
+    def _has(self, rtype: str, has: Has) -> str:
+        inner = self.resource_where((has.source_type,), (has.inner,))
+        return (f"(r.type, r.id) IN (SELECT x.ref_type, x.ref_id FROM sp_reference x "
+                f"WHERE x.param = {self.arg(has.ref.pid)} AND x.rid IN (SELECT r.rid FROM resource r WHERE {inner}))")
+
+    # -- one parameter --------------------------------------------------------------------------
+    def _param_test(self, rtype: str, test: ParamTest) -> str:
+        p = self._resolve(rtype, test.param)
+        special = self._special(p, test)
+        if special is not None:
+            return special
+        if p.type == "composite":
+            raise BenhanError(ErrorCode.UNKNOWN_SEARCH_PARAMETER, f"composite parameter {p.code} is not supported yet")
+        table, pid = _TABLE[p.type], p.pid
+        if test.modifier == "missing":
+            exists = f"EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND x.param = {self.arg(pid)})"
+            return f"NOT {exists}" if test.values[0].text == "true" else exists
+        if p.type == "token" and test.modifier in ("text", "of-type"):
+            table, pid = ("sp_string" if test.modifier == "text" else "sp_token"), registry.pseudo_id(p, test.modifier)
+        if p.type == "reference" and test.modifier == "identifier":
+            table, pid = "sp_token", registry.pseudo_id(p, "identifier")
+        ors = " OR ".join(f"({self._value(p, test.modifier, v)})" for v in test.values)
+        if test.modifier == "not":
+            return f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND x.param = {self.arg(pid)} AND ({ors}))"
+        return f"r.rid IN (SELECT x.rid FROM {table} x WHERE x.param = {self.arg(pid)} AND ({ors}))"
+
+    def _special(self, p: SearchParam, test: ParamTest) -> str | None:
+        if p.code == "_id":
+            ids = [v.text for v in test.values]
+            cond = f"r.id = ANY({self.arg(ids, 'text[]')})"
+            return f"NOT ({cond})" if test.modifier == "not" else cond
+        if p.code == "_lastUpdated":
+            return " OR ".join(
+                f"({self._date(v, 'r.last_updated', 'r.last_updated')})" for v in test.values)
+        if p.code in ("_text", "_content"):
+            col = "narrative" if p.code == "_text" else "content"
+            ors = " OR ".join(f"x.{col} @@ plainto_tsquery('simple', {self.arg(fold(v.text))})" for v in test.values)
+            return f"r.rid IN (SELECT x.rid FROM sp_text x WHERE {ors})"
+        if p.code == "_list":
+            item = registry.lookup("List", "item")
+            assert item is not None
+            ids = [v.text.rsplit("/", 1)[-1] for v in test.values]
+            return (f"(r.type, r.id) IN (SELECT x.ref_type, x.ref_id FROM sp_reference x JOIN resource l "
+                    f"ON l.rid = x.rid WHERE x.param = {self.arg(item.pid)} AND l.type = 'List' "
+                    f"AND NOT l.deleted AND l.id = ANY({self.arg(ids, 'text[]')}))")
+        return None
+
+    def _value(self, p: SearchParam, modifier: str | None, v: Value) -> str:
+        if p.type == "token" and modifier == "text":
+            return self._string(None, v.text)
+        if p.type == "string":
+            return self._string(modifier, v.text)
+        if p.type == "token" or (p.type == "reference" and modifier == "identifier"):
+            return self._token(modifier if p.type == "token" else None, v.text)
+        if p.type == "date":
+            return self._date(v, "x.low", "x.high")
+        if p.type == "number":
+            return self._number(v, "x.value")
+        if p.type == "quantity":
+            return self._quantity(v)
+        if p.type == "reference":
+            return self._reference(modifier, v.text)
+        return self._uri(modifier, v.text)
+
+    def _string(self, modifier: str | None, text: str) -> str:
+        if modifier == "exact":
+            return f"x.exact = {self.arg(text)}"
+        folded = fold(text)
+        if modifier == "contains":
+            return f"x.value LIKE {self.arg('%' + folded + '%')}"
+        return f"x.value >= {self.arg(folded)} AND x.value < {self.arg(folded + _FOLD_TOP)}"
+
+    def _token(self, modifier: str | None, text: str) -> str:
+        parts = split_escaped(text, "|")
+        if modifier == "of-type":
+            if len(parts) != 3:
+                raise BenhanError(ErrorCode.INVALID_PARAMETER, ":of-type needs system|code|value")
+            return f"x.system = {self.arg(system_hash(parts[0]))} AND x.code = {self.arg(parts[1] + '|' + parts[2])}"
+        if len(parts) == 1:
+            return f"x.code = {self.arg(parts[0])}"
+        system, code = parts[0], "|".join(parts[1:])
+        if not code:
+            return f"x.system = {self.arg(system_hash(system))}"
+        return f"x.code = {self.arg(code)} AND x.system = {self.arg(system_hash(system))}"
+
+    def _date(self, v: Value, low: str, high: str) -> str:
+        rng = date_range(v.text)
+        assert rng is not None  # checked by the parser
+        if v.prefix == "ap":
+            # search.html#prefix `ap`: within 10% of the gap between the value and now.
+            slack = max(abs(datetime.now(UTC) - rng[0]) / 10, timedelta(days=1))
+            return f"{low} < {self.arg(rng[1] + slack)} AND {high} > {self.arg(rng[0] - slack)}"
+        if v.prefix in ("gt", "sa"):
+            return f"{high} > {self.arg(rng[1])}" if v.prefix == "gt" else f"{low} >= {self.arg(rng[1])}"
+        if v.prefix in ("lt", "eb"):
+            return f"{low} < {self.arg(rng[0])}" if v.prefix == "lt" else f"{high} <= {self.arg(rng[0])}"
+        lo, hi = self.arg(rng[0]), self.arg(rng[1])
+        eq = f"{low} >= {lo} AND {high} <= {hi}"
+        # ge = gt or eq, le = lt or eq (search.html#prefix).
+        return {"eq": eq, "ne": f"NOT ({eq})", "ge": f"({high} > {hi} OR ({eq}))",
+                "le": f"({low} < {lo} OR ({eq}))"}[v.prefix]
+
+    def _number(self, v: Value, col: str, number: Decimal | None = None, factor: Decimal = Decimal(1)) -> str:
+        """Number test; ``factor`` scales the search value (and its implicit precision range) to canonical units."""
+        raw = number if number is not None else parse_decimal(v.text)
+        assert raw is not None
+        lo, hi = (b * factor for b in decimal_range(raw))
+        value = raw * factor
+        if v.prefix == "ap":
+            slack = abs(value) / 10
+            return f"{col} >= {self.arg(value - slack)} AND {col} <= {self.arg(value + slack)}"
+        if v.prefix in ("eq", "ne"):
+            eq = f"{col} >= {self.arg(lo)} AND {col} < {self.arg(hi)}"
+            return eq if v.prefix == "eq" else f"NOT ({eq})"
+        op = {"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "sa": ">", "eb": "<"}[v.prefix]
+        return f"{col} {op} {self.arg(value)}"
+
+    def _quantity(self, v: Value) -> str:
+        parts = split_escaped(v.text, "|")
+        number = parse_decimal(parts[0])
+        assert number is not None
+        system = parts[1] if len(parts) > 1 and parts[1] else None
+        code = parts[2] if len(parts) > 2 and parts[2] else None
+        canon = ucum_factor(system, code)
+        if canon is not None:
+            # search.html#quantity: compare in canonical UCUM units when the server can convert.
+            test = self._number(v, "x.canonical_value", number, canon[0])
+            return f"x.canonical_code = {self.arg(canon[1])} AND {test}"
+        out = [self._number(v, "x.value", number)]
+        if code is not None:
+            out.append(f"x.code = {self.arg(code)}")
+        if system is not None:
+            out.append(f"x.system = {self.arg(system_hash(system))}")
+        return " AND ".join(out)
+
+    def _reference(self, modifier: str | None, text: str) -> str:
+        if modifier == "identifier":
+            return self._token(None, text)
+        if "://" in text or text.startswith("urn:"):
+            return f"x.ref_id = {self.arg(text)}"
+        if "/" in text:
+            typ, _, rid = text.rpartition("/")
+            typ = typ.rsplit("/", 1)[-1]
+            return f"x.ref_type = {self.arg(typ)} AND x.ref_id = {self.arg(rid)}"
+        if modifier:  # subject:Patient=123
+            return f"x.ref_type = {self.arg(modifier)} AND x.ref_id = {self.arg(text)}"
+        return f"x.ref_id = {self.arg(text)}"
+
+    def _uri(self, modifier: str | None, text: str) -> str:
+        if modifier == "below":
+            return f"x.value >= {self.arg(text)} AND x.value < {self.arg(text + chr(0x10FFFF))}"
+        if modifier == "above":
+            prefixes = [text[:i] for i in range(1, len(text) + 1) if i == len(text) or text[i] == "/"]
+            return f"x.value = ANY({self.arg(prefixes, 'text[]')})"
+        return f"x.value = {self.arg(text)}"

@@ -1,0 +1,95 @@
+"""The hot queries of issue 3 use indexes (EXPLAIN on a seeded, analysed database), plus reindex and $everything."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+import pytest
+from tests.integration.search_oracle_data import condition, encounter, medication_request, observation, patient
+
+from benhan.fhir.search.extract import patient_compartment
+from benhan.fhir.search.parse import parse, parse_query_string
+from benhan.fhir.search.systems import CCCD
+from benhan.fhir.storage.pg.everything import everything
+from benhan.fhir.storage.pg.index import reindex
+from benhan.fhir.storage.pg.search_sql import Sql
+
+pytestmark = pytest.mark.db
+NPAT = 150
+HOT = [
+    ("Observation", "patient=Patient/pat7&category=vital-signs&_sort=-date"),
+    ("Encounter", "patient=pat7"),
+    ("MedicationRequest", "patient=pat7&status=active"),
+    ("Condition", "patient=pat7"),
+    ("Patient", "name=nguyen"),
+    ("Patient", f"identifier={CCCD}|IDENT"),
+    ("Observation", f"subject:Patient.identifier={CCCD}|IDENT"),
+]
+
+
+def _owned(r: dict[str, Any], p: int) -> dict[str, Any]:
+    r["subject"] = {"reference": f"Patient/pat{p}"}
+    return r
+
+
+@pytest.fixture
+async def seeded(db: asyncpg.Pool) -> asyncpg.Pool:
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    resources: list[dict[str, Any]] = []
+    for p in range(NPAT):
+        resources.append(patient(rng, p))
+        resources += [_owned(encounter(rng, p * 4 + i, 1), p) for i in range(4)]
+        resources += [_owned(observation(rng, p * 40 + i, 1, 1), p) for i in range(40)]
+        resources += [_owned(condition(rng, p * 3 + i, 1), p) for i in range(3)]
+        resources += [_owned(medication_request(rng, p * 5 + i, 1, 1), p) for i in range(5)]
+    records = [(r["resourceType"], r["id"], 1, now, False, patient_compartment(r), orjson.dumps(r)) for r in resources]
+    async with db.acquire() as conn:
+        await conn.copy_records_to_table(
+            "resource", records=records,
+            columns=["type", "id", "version", "last_updated", "deleted", "patient_id", "content"])
+    progress: list[tuple[int, int]] = []
+    assert await reindex(db, lambda done, total: progress.append((done, total))) == len(resources)
+    assert progress[-1] == (len(resources), len(resources))
+    async with db.acquire() as conn:
+        await conn.execute("ANALYZE")
+    return db
+
+
+def _scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    out = [(plan["Node Type"], plan.get("Relation Name", ""))]
+    for child in plan.get("Plans", ()):
+        out += _scans(child)
+    return out
+
+
+async def test_hot_queries_use_indexes(seeded: asyncpg.Pool) -> None:
+    async with seeded.acquire() as conn:
+        ident = orjson.loads(await conn.fetchval("SELECT content FROM resource WHERE type='Patient' AND id='pat7'"))
+        for rtype, qs in HOT:
+            query = parse(rtype, parse_query_string(qs.replace("IDENT", ident["identifier"][0]["value"])))
+            sql = Sql(None, None)
+            where = sql.resource_where(query.types, query.tests)
+            raw = await conn.fetchval(
+                f"EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE {where} ORDER BY r.rid LIMIT 21", *sql.args)
+            scans = _scans(orjson.loads(raw)[0]["Plan"])
+            seq = [rel for node, rel in scans if node == "Seq Scan"]
+            assert not seq, f"{rtype}?{qs}: sequential scan on {seq}"
+            assert any("Index" in node for node, _ in scans), f"{rtype}?{qs}: no index used: {scans}"
+
+
+async def test_everything_returns_the_compartment_and_pages(seeded: asyncpg.Pool) -> None:
+    async with seeded.acquire() as conn:
+        page = await everything(conn, "pat7", None, None, None, None, 30, 0)
+        assert page.matches[0][:2] == ("Patient", "pat7")
+        assert len(page.matches) == 30
+        assert page.next_cursor == "30"
+        rest = await everything(conn, "pat7", None, None, None, None, 1000, 30)
+        assert len(page.matches) + len(rest.matches) == 1 + 4 + 40 + 3 + 5
+        only = await everything(conn, "pat7", None, None, None, ["Condition"], 100, 0)
+        assert {m[0] for m in only.matches} == {"Condition"}
+        assert len(only.matches) == 3

@@ -1,0 +1,110 @@
+"""Index value extraction per parameter type, folding, and the patient compartment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from benhan.fhir.search import registry
+from benhan.fhir.search.extract import extract, patient_compartment, system_hash
+from benhan.fhir.search.paths import compile_expression
+from benhan.fhir.search.systems import CCCD
+from benhan.fhir.search.values import MAX_INSTANT, date_range, decimal_range
+from benhan.kernel.text import fold
+
+
+def _pid(rtype: str, code: str) -> int:
+    p = registry.lookup(rtype, code)
+    assert p is not None
+    return p.pid
+
+
+def test_fold_vietnamese() -> None:
+    assert fold("Nguyễn") == "nguyen"
+    assert fold("Dương") == fold("Đường") == "duong"
+    assert fold("ĐẶNG Thị") == "dang thi"
+
+
+def test_registry_is_generated_and_has_vietnamese_params() -> None:
+    assert registry.lookup("Observation", "code-value-quantity") is not None
+    assert registry.lookup("Patient", "_lastUpdated") is not None
+    assert registry.lookup("Patient", "cccd") is not None
+    assert registry.lookup("Encounter", "ma-lk") is not None
+    assert registry.lookup("Patient", "code") is None
+    ids = [p.pid for t in ("Patient", "Observation", "Encounter") for p in registry.params_of(t).values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_string_values_are_folded_and_exact_kept() -> None:
+    rows = extract("Patient", {"resourceType": "Patient", "name": [{"family": "Dương", "given": ["Thị", "Bình"]}]})
+    pid = _pid("Patient", "name")
+    assert (pid, "duong", "Dương") in rows.strings
+    assert (pid, "duong thi binh", "Dương Thị Bình") in rows.strings
+
+
+def test_token_identifier_codeable_concept_and_boolean() -> None:
+    pat = {"resourceType": "Patient", "active": True, "identifier": [{"system": CCCD, "value": "001"}]}
+    rows = extract("Patient", pat)
+    assert (_pid("Patient", "identifier"), system_hash(CCCD), "001") in rows.tokens
+    assert (_pid("Patient", "cccd"), system_hash(CCCD), "001") in rows.tokens
+    assert (_pid("Patient", "active"), 0, "true") in rows.tokens
+    obs = {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}],
+                                                   "text": "Nhịp tim"}}
+    rows = extract("Observation", obs)
+    assert (_pid("Observation", "code"), system_hash("http://loinc.org"), "8867-4") in rows.tokens
+    text_pid = registry.pseudo_id(registry.lookup("Observation", "code"), "text")  # type: ignore[arg-type]
+    assert (text_pid, "nhip tim", "Nhịp tim") in rows.strings
+
+
+def test_dates_by_precision_and_period() -> None:
+    lo, hi = date_range("2025")  # type: ignore[misc]
+    assert (lo.year, hi.year) == (2025, 2026)
+    lo, hi = date_range("2025-02-28T23:59:59Z")  # type: ignore[misc]
+    assert hi - lo == datetime(2000, 1, 1, 0, 0, 1, tzinfo=UTC) - datetime(2000, 1, 1, tzinfo=UTC)
+    enc = {"resourceType": "Encounter", "period": {"start": "2025-03-01"}}
+    ((_p, low, high),) = extract("Encounter", enc).dates
+    assert low == date_range("2025-03-01")[0]  # type: ignore[index]
+    assert high == MAX_INSTANT  # open-ended period
+
+
+def test_quantity_with_ucum_canonical_and_number_precision() -> None:
+    obs = {"resourceType": "Observation",
+           "valueQuantity": {"value": 65.5, "system": "http://unitsofmeasure.org", "code": "kg"}}
+    rows = extract("Observation", obs)
+    row = next(r for r in rows.quantities if r[0] == _pid("Observation", "value-quantity"))
+    assert row[1] == Decimal("65.5")
+    assert (row[4], row[5]) == (Decimal("65500"), "g")
+    assert decimal_range(Decimal("100")) == (Decimal("99.5"), Decimal("100.5"))
+
+
+def test_reference_forms() -> None:
+    obs: dict[str, Any] = {"resourceType": "Observation", "subject": {"reference": "Patient/p1"},
+                           "performer": [{"reference": "http://other.vn/fhir/Practitioner/9"},
+                                         {"identifier": {"system": "s", "value": "v"}}]}
+    rows = extract("Observation", obs)
+    assert (_pid("Observation", "patient"), "Patient", "p1") in rows.references
+    assert (_pid("Observation", "performer"), "Practitioner", "http://other.vn/fhir/Practitioner/9") in rows.references
+    ident = registry.pseudo_id(registry.lookup("Observation", "performer"), "identifier")  # type: ignore[arg-type]
+    assert (ident, system_hash("s"), "v") in rows.tokens
+
+
+def test_where_resolve_filters_by_target_type() -> None:
+    walk = compile_expression("Observation.subject.where(resolve() is Patient)", "Observation")
+    assert walk({"resourceType": "Observation", "subject": {"reference": "Group/1"}}) == []
+    assert walk({"resourceType": "Observation", "subject": {"reference": "Patient/1"}})
+
+
+def test_patient_compartment() -> None:
+    assert patient_compartment({"resourceType": "Patient", "id": "p9"}) == "p9"
+    assert patient_compartment({"resourceType": "Observation", "subject": {"reference": "Patient/p1"}}) == "p1"
+    assert patient_compartment({"resourceType": "Observation", "subject": {"reference": "Group/g"},
+                                "performer": [{"reference": "Patient/p2"}]}) == "p2"
+    assert patient_compartment({"resourceType": "Organization", "id": "o"}) is None
+
+
+def test_text_and_content() -> None:
+    rows = extract("Patient", {"resourceType": "Patient", "name": [{"family": "Võ"}],
+                               "text": {"status": "generated", "div": "<div><b>Võ</b> Văn Kiệt</div>"}})
+    assert rows.narrative.split() == ["vo", "van", "kiet"]
+    assert "vo" in rows.content.split()
