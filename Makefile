@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 EXTERNAL_DB ?= $(TEST_DATABASE_URL)
 
+
+.PHONY: assets
 .PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers
 
 help:
@@ -27,7 +29,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.synced node_modules/.installed
+install: $(VENV)/.synced node_modules/.installed assets
+
+# Web assets: vendor JS from node_modules into src/benhan/web/static/vendor, gettext .po -> .mo (both gitignored).
+assets: $(VENV)/.synced node_modules/.installed
+	$(PY) tools/build_web.py
 
 # Debian's Chromium for the end-to-end tests (browser downloads do not work on CI machines).
 browsers:

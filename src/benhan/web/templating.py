@@ -1,0 +1,99 @@
+"""Jinja2 environments (one per language) and the one render helper every route uses.
+
+NetBox habit: the same route renders the full page or, for an HTMX request (``HX-Request`` header), only the
+partial that changes. Dates are shown ``dd/mm/yyyy`` in Vietnam time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from benhan.kernel.clock import VN_TZ
+from benhan.web.assets import WEB_DIR
+from benhan.web.i18n import pick_language, translations
+
+
+def vn_date(value: date | datetime | str | None) -> str:
+    if not value:
+        return ""
+    when: date
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    else:
+        when = value
+    if isinstance(when, datetime) and when.tzinfo:
+        when = when.astimezone(VN_TZ)
+    return when.strftime("%d/%m/%Y")
+
+
+def vn_datetime(value: datetime | str | None) -> str:
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        when = value
+    return (when.astimezone(VN_TZ) if when.tzinfo else when).strftime("%H:%M %d/%m/%Y")
+
+
+def to_json(value: object) -> Markup:
+    # Safe inside <script type="application/json">: "</" cannot close the tag.
+    return Markup(orjson.dumps(value).decode().replace("</", "<\\/"))  # noqa: S704 - escaped above
+
+
+@functools.cache
+def environment(lang: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(vn_date=vn_date, vn_datetime=vn_datetime, to_json=to_json)
+    env.globals["lang"] = lang
+    return env
+
+
+def language(request: Request) -> str:
+    return pick_language(request.cookies.get("lang"))
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def gettext_for(request: Request) -> Any:
+    return translations(language(request)).gettext
+
+
+def render(
+    request: Request,
+    page: str,
+    context: Mapping[str, object],
+    *,
+    partial: str | None = None,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """Render ``page`` (a full page) or, for HTMX requests, ``partial`` when given."""
+    lang = language(request)
+    template = partial if partial and is_htmx(request) else page
+    body = environment(lang).get_template(template).render(request=request, **context)
+    return HTMLResponse(body, status_code=status, headers=dict(headers or {}))

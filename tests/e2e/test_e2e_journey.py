@@ -1,0 +1,165 @@
+"""The scripted journey of issue 6 in Debian Chromium, at phone (390×844) and desktop sizes.
+
+Receptionist: scan a CCCD QR string (as a USB scanner types it), register, admit to a bed. Doctor: find
+the patient on the department board, open the chart, add a diagnosis, vital signs and a note, see NEWS2
+change; transfer; discharge. Screenshots go to ``test-artifacts/e2e/<size>/``; the phone ones are copied to
+``docs/guide/img/`` for the user guides. Browsers are never downloaded: Chromium comes from Debian.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from benhan.clinical.demo_wards import create_demo_wards
+from benhan.fhir.storage.pg.repository import PgRepository
+from benhan.kernel.context import RequestContext
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+GUIDE_IMG = ROOT / "docs" / "guide" / "img"
+CHROMIUM = "/usr/bin/chromium"
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+QR = "079190012345||Trần Thị Hoa|15041990|Nữ|45 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh|10052022"
+expect.set_options(timeout=10_000)  # CI machines run other suites at the same time
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not HAVE_CHROMIUM:
+        pytest.skip("Debian chromium is not installed (make browsers)")
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        await b.close()
+
+
+async def _shot(page: Page, size: str, name: str) -> None:
+    folder = ARTIFACTS / size
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=False)
+    if size == "phone":
+        GUIDE_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, GUIDE_IMG / f"{name}.png")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+async def test_reception_to_discharge(browser: Browser, live_server: str, db: asyncpg.Pool, size: str) -> None:
+    wards = await create_demo_wards(PgRepository(db), RequestContext.system("e2e"))
+    ctx = await browser.new_context(viewport=SIZES[size], locale="vi-VN", has_touch=size == "phone")
+    page = await ctx.new_page()
+    base = live_server
+
+    # -- receptionist -------------------------------------------------------------------------------
+    # live_server signs every request with a system token (tests/conftest.py); staff logins: see the report
+    await page.goto(f"{base}/reception")
+    await expect(page.get_by_role("heading", name="Tiếp đón")).to_be_visible()
+    await _shot(page, size, "01-reception")
+    await page.get_by_label("Nội dung mã QR (máy quét USB gõ vào đây)", exact=True).fill(QR)
+    await page.get_by_label("Nội dung mã QR (máy quét USB gõ vào đây)", exact=True).press(
+        "Enter"
+    )  # the scanner's Enter
+    await expect(page.locator("#f-full_name")).to_have_value("Trần Thị Hoa")
+    await expect(page.locator("#f-birth_date")).to_have_value("15/04/1990")
+    await page.locator("#f-phone").fill("0912345678")
+    await _shot(page, size, "02-qr-filled")
+    await page.get_by_role("button", name="Đăng ký", exact=True).click()
+    await expect(page.get_by_test_id("patient-banner")).to_contain_text("Trần Thị Hoa")
+    await _shot(page, size, "03-registered")
+    await page.get_by_role("link", name="Nhập khoa điều trị").click()
+    await page.get_by_label("Khoa", exact=True).select_option(label="Khoa Hồi sức tích cực")
+    await expect(page.get_by_test_id("bed-map")).to_contain_text("Phòng 101")
+    await page.get_by_test_id("bed-Giường 2").click()
+    await page.get_by_role("button", name="Nhập viện").click()
+    await expect(page.locator("#m-confirm_patient")).to_contain_text("Xác nhận đúng bệnh nhân")  # wrong-patient guard
+    await page.get_by_test_id("bed-Giường 2").click()
+    await page.get_by_label("Tôi đã kiểm tra đúng bệnh nhân").check()
+    await _shot(page, size, "04-admit-bed")
+    await page.get_by_role("button", name="Nhập viện").click()
+    await expect(page.get_by_test_id("patient-banner")).to_contain_text("Khoa Hồi sức tích cực · Giường 2")
+
+    # -- doctor ----------------------------------------------------------------------------------------
+    await page.goto(f"{base}/board?dept={wards['icu'].id}")
+    row = page.get_by_test_id("board-row").filter(has_text="Trần Thị Hoa")
+    await expect(row).to_contain_text("Giường 2")
+    await expect(row.get_by_test_id("board-news2")).to_contain_text("—")
+    await _shot(page, size, "05-board")
+    await row.get_by_role("link").click()
+    await expect(page.get_by_test_id("patient-banner")).to_contain_text("15/04/1990")
+    code = page.get_by_label("Mã ICD-10 hoặc tên bệnh (gõ không dấu được)", exact=True)
+    await code.fill("viem phoi")
+    # typed without accents, found with them
+    await expect(page.locator("#icd10-list option").first).to_have_attribute("value", re.compile("Viêm phổi"))
+    await code.fill("J18.9")
+    await page.get_by_role("button", name="Thêm chẩn đoán").click()
+    await expect(page.get_by_test_id("diagnoses")).to_contain_text("J18.9")
+    await _shot(page, size, "06-diagnosis")
+    # RCP chart: RR 27 → 3, SpO2 90 → 3, oxygen → 2, SBP 92 → 2, pulse 128 → 2, alert → 0, 39.4 °C → 2: 14
+    vitals = {
+        "pulse": "128",
+        "systolic": "92",
+        "diastolic": "58",
+        "temperature": "39,4",
+        "respiration": "27",
+        "spo2": "90",
+    }
+    await page.locator("#v-temperature").fill("394")
+    await page.get_by_role("button", name="Lưu dấu hiệu sinh tồn").click()
+    await expect(page.locator("#m-v-temperature")).to_contain_text("không thể có")  # refused at the field
+    await expect(page.locator("#v-temperature")).to_have_value("394")  # input kept
+    for key, value in vitals.items():
+        await page.locator(f"#v-{key}").fill(value)
+    await page.get_by_label("Đang thở oxy", exact=True).check()
+    await page.get_by_role("button", name="Lưu dấu hiệu sinh tồn").click()
+    await expect(page.get_by_test_id("news2")).to_contain_text("NEWS2: 14")
+    await page.locator("#vitals").scroll_into_view_if_needed()
+    await _shot(page, size, "07-vitals-news2")
+    await page.get_by_label("Mẫu", exact=True).select_option(label="Diễn biến nặng")
+    await page.get_by_label("Y lệnh", exact=True).fill("Thở oxy mask 6 l/ph. Cấy máu. Báo hồi sức.")
+    await page.get_by_role("button", name="Lưu tờ điều trị").click()
+    await expect(page.get_by_test_id("notes")).to_contain_text("Bệnh nhân diễn biến nặng lên")
+    await _shot(page, size, "08-progress-note")
+    await page.goto(f"{base}/board?dept={wards['icu'].id}")
+    await expect(page.get_by_test_id("board-alert")).to_contain_text("Trần Thị Hoa")
+    await expect(row.get_by_test_id("board-news2")).to_contain_text("NEWS2 14")
+    await _shot(page, size, "09-board-alert")
+
+    # -- transfer, then discharge ------------------------------------------------------------------------
+    await row.get_by_role("link").click()
+    await page.get_by_role("link", name="Chuyển giường/khoa").click()
+    await page.get_by_label("Khoa", exact=True).select_option(label="Khoa Nội tổng hợp")
+    await expect(page.get_by_test_id("bed-map")).to_contain_text("Phòng 201")
+    await page.get_by_test_id("bed-Giường 5").click()
+    await page.get_by_label("Tôi đã kiểm tra đúng bệnh nhân").check()
+    await _shot(page, size, "10-transfer")
+    await page.get_by_role("button", name="Chuyển giường/khoa").click()
+    await expect(page.get_by_test_id("patient-banner")).to_contain_text("Khoa Nội tổng hợp · Giường 5")
+    await page.get_by_role("link", name="Ra viện").click()
+    await page.get_by_label("Đỡ, ra viện", exact=True).check()
+    await page.get_by_label("Tôi đã kiểm tra đúng bệnh nhân").check()
+    await _shot(page, size, "11-discharge")
+    await page.get_by_role("button", name="Ra viện").click()
+    await expect(page.locator("#timeline")).to_contain_text("Đỡ, ra viện")
+    await page.goto(f"{base}/adt/beds?dept={wards['medicine'].id}")
+    await expect(page.get_by_test_id("bed-Giường 5")).to_contain_text("Đang dọn")
+    await _shot(page, size, "12-bed-cleaning")
+    await ctx.close()
