@@ -27,6 +27,7 @@ from benhan.clinical.records import (
     ref_id,
     today_vn,
 )
+from benhan.clinical.service_orders import close_encounter_orders
 from benhan.fhir.search import systems
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
@@ -252,7 +253,8 @@ async def discharge(
     discharge_type: str,
     when: datetime | None = None,
 ) -> None:
-    """End the stay with its type (→ ``hospitalization.dischargeDisposition``); the bed goes to cleaning."""
+    """End the stay with its type (→ ``hospitalization.dischargeDisposition``); the bed goes to cleaning and
+    the open medication and care orders are completed (``service_orders.close_encounter_orders``)."""
     kind = DISCHARGE_TYPES.get(discharge_type)
     if kind is None:
         raise ClinicalError.one("discharge_type", "Chọn hình thức ra viện.", "Choose the discharge type.")
@@ -271,3 +273,5 @@ async def discharge(
         await uow.update(ctx, "Encounter", encounter_id, enc, if_match=version)
         if bed_id:
             await set_bed_status(uow, ctx, bed_id, "H")
+        # Issue 7: the stay's medication and care orders end with it (lab/imaging stay open for late results).
+        await close_encounter_orders(uow, ctx, encounter_id, at)

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from benhan.web.routes import adt, board, chart, common, reception
+from benhan.web.routes import adt, board, chart, common, emar, orders, papers, reception, summary
 
 
 def web_routes() -> list[BaseRoute]:
-    return [*common.routes(), *reception.routes(), *adt.routes(), *chart.routes(), *board.routes()]
+    return [
+        *common.routes(), *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
+        *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
+    ]
