@@ -13,6 +13,11 @@ Layout choices (issue 3: fast at ~5M resources, small per resource):
 - no foreign key to ``resource``: resource rows are never hard-deleted (0001 forbids it) and FK checks
   would slow every bulk insert; ``storage/pg/index.py`` is the only writer.
 - text columns compared by prefix use ``COLLATE "C"`` so ``LIKE 'abc%'`` can use the btree.
+- storage (≤ 1.5 kB of index per resource): parameters whose expression duplicates or unions others
+  (``combo-code``, ``Observation.patient`` = ``subject`` filtered on Patient) store no rows of their own
+  (``registry.SearchParam.stored``); ``sp_string.exact`` is NULL when equal to the folded value; ``_content``
+  is indexed only for document/catalogue types.
+- composite parameters (token + value) are rows of the value's table under ``registry.composite_id``.
 """
 
 from benhan.migrate import run_ddl
@@ -31,7 +36,7 @@ def upgrade() -> None:
         CREATE TABLE sp_string (
             rid bigint NOT NULL, param integer NOT NULL,
             value text COLLATE "C" NOT NULL,  -- folded: lower case, no diacritics, đ -> d
-            exact text NOT NULL               -- as written, for :exact
+            exact text                        -- as written, for :exact; NULL when equal to value
         );
         CREATE INDEX sp_string_value ON sp_string (param, value);
         CREATE INDEX sp_string_rid ON sp_string (rid);
@@ -77,8 +82,9 @@ def upgrade() -> None:
         -- _summary=count / _total=accurate on a whole type: an index-only scan, not a heap scan.
         CREATE INDEX resource_type_live ON resource (type) WHERE NOT deleted;
 
-        -- _text (narrative) and _content (every string), PostgreSQL full text on folded text.
-        CREATE TABLE sp_text (rid bigint PRIMARY KEY, narrative tsvector, content tsvector NOT NULL);
+        -- _text (narrative) and _content (every string, only for registry.CONTENT_TYPES), PostgreSQL full
+        -- text on folded text; no row when a resource has neither.
+        CREATE TABLE sp_text (rid bigint PRIMARY KEY, narrative tsvector, content tsvector);
         CREATE INDEX sp_text_narrative ON sp_text USING gin (narrative);
         CREATE INDEX sp_text_content ON sp_text USING gin (content);
         """

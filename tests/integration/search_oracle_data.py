@@ -99,6 +99,11 @@ def observation(rng: random.Random, i: int, npat: int, nenc: int) -> dict[str, A
         res["valueQuantity"] = {"value": value, "system": UCUM, "code": unit, "unit": unit}
     else:
         res["valueString"] = rng.choice(["Bình thường", "Âm tính", "Dương tính"])
+    if i % 4 == 0:  # blood pressure panels: composite parameters must pair code and value per component
+        res["component"] = [
+            {"code": _cc(LOINC, code), "valueQuantity": {"value": rng.choice([80, 90, 120, 140, 141]),
+                                                         "system": UCUM, "code": "mm[Hg]"}}
+            for code in rng.sample(["8480-6", "8462-4", "8478-0"], 2)]
     return res
 
 

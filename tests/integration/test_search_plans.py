@@ -15,7 +15,7 @@ from benhan.fhir.search.extract import patient_compartment
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.systems import CCCD
 from benhan.fhir.storage.pg.everything import everything
-from benhan.fhir.storage.pg.index import reindex
+from benhan.fhir.storage.pg.reindex import reindex
 from benhan.fhir.storage.pg.search_sql import Sql
 
 pytestmark = pytest.mark.db

@@ -41,6 +41,37 @@ def test_string_values_are_folded_and_exact_kept() -> None:
     pid = _pid("Patient", "name")
     assert (pid, "duong", "Dương") in rows.strings
     assert (pid, "duong thi binh", "Dương Thị Bình") in rows.strings
+    plain = extract("Patient", {"resourceType": "Patient", "name": [{"family": "lan"}]})
+    assert (pid, "lan", None) in plain.strings  # the original is kept only when it differs from the folded form
+
+
+def test_aliases_store_no_rows_of_their_own() -> None:
+    combo = registry.lookup("Observation", "combo-code")
+    patient = registry.lookup("Observation", "patient")
+    phonetic = registry.lookup("Patient", "phonetic")
+    assert combo is not None
+    assert set(combo.stored) == {"code", "component-code"}
+    assert not combo.indexed
+    assert patient is not None
+    assert patient.stored == ("subject",)
+    assert patient.target_filter == "Patient"
+    assert phonetic is not None
+    assert phonetic.stored == ("name",)
+    assert registry.lookup("Observation", "code").indexed  # type: ignore[union-attr]
+
+
+def test_composite_rows_pair_components_within_one_element() -> None:
+    bp = {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "85354-9"}]},
+          "component": [
+              {"code": {"coding": [{"code": "8480-6"}]}, "valueQuantity": {"value": 140}},
+              {"code": {"coding": [{"code": "8462-4"}]}, "valueQuantity": {"value": 90}}]}
+    rows = extract("Observation", bp)
+    comp = registry.lookup("Observation", "component-code-value-quantity")
+    assert comp is not None
+    got = {(r[0], r[1]) for r in rows.quantities}
+    assert (registry.composite_id(comp, "8480-6"), Decimal(140)) in got
+    assert (registry.composite_id(comp, "8462-4"), Decimal(90)) in got
+    assert (registry.composite_id(comp, "8480-6"), Decimal(90)) not in got
 
 
 def test_token_identifier_codeable_concept_and_boolean() -> None:
@@ -54,7 +85,7 @@ def test_token_identifier_codeable_concept_and_boolean() -> None:
     rows = extract("Observation", obs)
     assert (_pid("Observation", "code"), system_hash("http://loinc.org"), "8867-4") in rows.tokens
     text_pid = registry.pseudo_id(registry.lookup("Observation", "code"), "text")  # type: ignore[arg-type]
-    assert (text_pid, "nhip tim", "Nhịp tim") in rows.strings
+    assert (text_pid, "nhip tim", None) in rows.strings  # :text rows need no original (no :exact on them)
 
 
 def test_dates_by_precision_and_period() -> None:
@@ -83,7 +114,9 @@ def test_reference_forms() -> None:
                            "performer": [{"reference": "http://other.vn/fhir/Practitioner/9"},
                                          {"identifier": {"system": "s", "value": "v"}}]}
     rows = extract("Observation", obs)
-    assert (_pid("Observation", "patient"), "Patient", "p1") in rows.references
+    # `patient` = subject.where(resolve() is Patient): answered by the subject rows, none of its own.
+    assert (_pid("Observation", "subject"), "Patient", "p1") in rows.references
+    assert not any(r[0] == _pid("Observation", "patient") for r in rows.references)
     assert (_pid("Observation", "performer"), "Practitioner", "http://other.vn/fhir/Practitioner/9") in rows.references
     ident = registry.pseudo_id(registry.lookup("Observation", "performer"), "identifier")  # type: ignore[arg-type]
     assert (ident, system_hash("s"), "v") in rows.tokens

@@ -15,9 +15,11 @@ into typed values by FHIR type (FHIR R4 search.html "Search Parameter Types"):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache, lru_cache
 from typing import Any
 
 from benhan.fhir.search import registry
@@ -35,6 +37,7 @@ _STRING_PARTS = {
 _QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money"})
 
 
+@lru_cache(maxsize=4096)
 def system_hash(system: str | None) -> int:
     """Signed 64-bit hash of a token/quantity system; 0 stands for "no system"."""
     if not system:
@@ -42,11 +45,17 @@ def system_hash(system: str | None) -> int:
     return int.from_bytes(hashlib.blake2b(system.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+# Displays, names and units repeat across resources: folding is the hot spot of extraction (reindex).
+_fold = lru_cache(maxsize=65536)(fold)
+_pseudo = cache(registry.pseudo_id)
+_composite_id = lru_cache(maxsize=65536)(registry.composite_id)
+
+
 @dataclass(slots=True)
 class IndexRows:
     """Rows per index table, without the ``rid`` column (see storage/pg/index.py for the layout)."""
 
-    strings: set[tuple[int, str, str]] = field(default_factory=set)  # pid, folded, original
+    strings: set[tuple[int, str, str | None]] = field(default_factory=set)  # pid, folded, original (None: = folded)
     tokens: set[tuple[int, int, str]] = field(default_factory=set)  # pid, system hash, code
     dates: set[tuple[int, datetime, datetime]] = field(default_factory=set)  # pid, low, high (exclusive)
     numbers: set[tuple[int, Decimal]] = field(default_factory=set)
@@ -73,9 +82,19 @@ def split_reference(literal: str) -> tuple[str, str] | None:
     return "", literal
 
 
-def _add_string(rows: IndexRows, pid: int, text: str) -> None:
+def _add_string(rows: IndexRows, pid: int, text: str, exact: bool = True) -> None:
+    """A string row; the original is kept for ``:exact`` only when it differs from the folded form."""
     if text.strip():
-        rows.strings.add((pid, fold(text)[:200], text[:200]))
+        folded = _fold(text)[:200]
+        original = text[:200]
+        rows.strings.add((pid, folded, original if exact and original != folded else None))
+
+
+def _add_text(rows: IndexRows, p: SearchParam, text: str) -> None:
+    # search.html#token `:text` — on display/text. Not for meta tags (_tag, _security): their displays are
+    # the same on every resource of a feed and cost a row each; `_tag:text` is documented as unsupported.
+    if not p.code.startswith("_"):
+        _add_string(rows, _pseudo(p, "text"), text, exact=False)
 
 
 def _strings(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -101,7 +120,7 @@ def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> None:
     if isinstance(code, str):
         rows.tokens.add((p.pid, system_hash(coding.get("system")), code))
     if isinstance(coding.get("display"), str):
-        _add_string(rows, registry.pseudo_id(p, "text"), coding["display"])
+        _add_text(rows, p, coding["display"])
 
 
 def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -116,7 +135,7 @@ def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
         for coding in value.get("coding", ()):
             _coding(rows, p, coding)
         if isinstance(value.get("text"), str):
-            _add_string(rows, registry.pseudo_id(p, "text"), value["text"])
+            _add_text(rows, p, value["text"])
     elif typ == "Identifier" or (typ is None and "value" in value and "code" not in value):
         ident = value.get("value")
         if isinstance(ident, str):
@@ -124,10 +143,10 @@ def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
             rows.tokens.add((p.pid, system_hash(system), ident))
             for coding in (value.get("type") or {}).get("coding", ()):
                 # search.html#token `:of-type`: type system | type code | identifier value
-                rows.tokens.add((registry.pseudo_id(p, "of-type"), system_hash(coding.get("system")),
+                rows.tokens.add((_pseudo(p, "of-type"), system_hash(coding.get("system")),
                                  f"{coding.get('code')}|{ident}"))
         if isinstance((value.get("type") or {}).get("text"), str):
-            _add_string(rows, registry.pseudo_id(p, "text"), value["type"]["text"])
+            _add_text(rows, p, value["type"]["text"])
     elif typ == "ContactPoint":
         if isinstance(value.get("value"), str):
             rows.tokens.add((p.pid, 0, value["value"]))
@@ -192,7 +211,7 @@ def _references(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
             rows.references.add((p.pid, split[0] or (reference_type(value) or ""), split[1]))
     ident = value.get("identifier")
     if isinstance(ident, dict) and isinstance(ident.get("value"), str):
-        rows.tokens.add((registry.pseudo_id(p, "identifier"), system_hash(ident.get("system")), ident["value"]))
+        rows.tokens.add((_pseudo(p, "identifier"), system_hash(ident.get("system")), ident["value"]))
 
 
 def _uris(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -206,19 +225,108 @@ _BY_TYPE = {
 }
 
 
+_GROUP = {"string": "strings", "token": "tokens", "date": "dates", "number": "numbers", "quantity": "quantities",
+          "reference": "references", "uri": "uris"}
+
+
+def _composite_parts(rtype: str, p: SearchParam) -> tuple[SearchParam, SearchParam] | None:
+    """The (token, value) component parameters of a two-part composite, or None when not supported."""
+    if len(p.components) != 2 or " | " in p.expression:
+        return None
+    first, second = (registry.lookup(rtype, c.code) for c in p.components)
+    if first is None or second is None or first.type != "token" or second.type not in _BY_TYPE:
+        return None
+    if any(c.expression.startswith("%") for c in p.components):
+        return None
+    return first, second
+
+
+def _relative(p: SearchParam, expression: str) -> str:
+    return " | ".join(f"{p.expression}.{branch.strip()}" for branch in expression.split(" | "))
+
+
+_Walk = Callable[[dict[str, Any]], list[Selected]]
+
+
+@cache
+def _composite_walkers(
+    rtype: str, p: SearchParam
+) -> tuple[tuple[SearchParam, SearchParam], _Walk, _Walk, _Walk] | None:
+    parts = _composite_parts(rtype, p)
+    if parts is None:
+        return None
+    return (parts, compile_expression(p.expression, rtype),
+            compile_expression(_relative(p, p.components[0].expression), rtype),
+            compile_expression(_relative(p, p.components[1].expression), rtype))
+
+
+def _codes(value: Any) -> list[str]:
+    """Codes of a token value (Coding, CodeableConcept, code) for a composite's first component."""
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, dict):
+        return []
+    codings = value.get("coding", ()) if "coding" in value or "text" in value else (value,)
+    return [c["code"] for c in codings if isinstance(c.get("code"), str)]
+
+
+def _composite(rows: IndexRows, rtype: str, p: SearchParam, resource: dict[str, Any]) -> None:
+    """search.html#composite: the components must match within one element selected by the expression.
+    Each (first-component code, second-component value) pair of an element becomes a row of the second
+    component's table under ``composite_id(p, code)``; the code's system is checked per resource."""
+    found = _composite_walkers(rtype, p)
+    if found is None:
+        return
+    parts, walk, first_walk, second_walk = found
+    path = p.expression.split(".")[1:]  # "Observation.component" -> ["component"]
+    for element, _t in walk(resource):
+        wrapped: Any = element
+        for name in reversed(path):
+            wrapped = {name: wrapped}
+        wrapped = {**wrapped, "resourceType": rtype} if path else element
+        codes = {code for sel in first_walk(wrapped) for code in _codes(sel[0])}
+        values = IndexRows()
+        for sel in second_walk(wrapped):
+            _BY_TYPE[parts[1].type](values, parts[1], sel)
+        group = getattr(values, _GROUP[parts[1].type])
+        target = getattr(rows, _GROUP[parts[1].type])
+        for code in codes:
+            cid = _composite_id(p, code)
+            target.update((cid, *row[1:]) for row in group if row[0] == parts[1].pid)
+
+
+_Plan = list[tuple[Callable[..., None], SearchParam, _Walk | None]]
+
+
+@cache
+def _plan(resource_type: str) -> _Plan:
+    """The indexed parameters of a type with their handler and compiled walker (built once per type)."""
+    plan: _Plan = []
+    for p in registry.params_of(resource_type).values():
+        if not p.indexed or not p.expression or p.code in ("_id", "_lastUpdated"):
+            continue
+        if p.type == "composite":
+            if _composite_parts(resource_type, p) is not None:
+                plan.append((_composite, p, None))
+        elif p.type in _BY_TYPE:
+            plan.append((_BY_TYPE[p.type], p, compile_expression(p.expression, resource_type)))
+    return plan
+
+
 def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     """Every index value of ``resource`` (``_id`` and ``_lastUpdated`` live on the resource row)."""
     rows = IndexRows()
-    for p in registry.params_of(resource_type).values():
-        handler = _BY_TYPE.get(p.type)
-        if handler is None or not p.expression or p.code in ("_id", "_lastUpdated"):
+    for handler, p, walk in _plan(resource_type):
+        if walk is None:
+            handler(rows, resource_type, p, resource)
             continue
-        for sel in compile_expression(p.expression, resource_type)(resource):
+        for sel in walk(resource):
             handler(rows, p, sel)
     narrative = (resource.get("text") or {}).get("div")
     if isinstance(narrative, str):
         rows.narrative = fold(_strip_tags(narrative))
-    rows.content = fold(" ".join(iter_strings(resource)))
+    if resource_type in registry.CONTENT_TYPES:
+        rows.content = fold(" ".join(iter_strings(resource)))
     return rows
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from urllib.parse import unquote
 
 from benhan.fhir.search import registry
@@ -36,7 +37,7 @@ PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
 _PREFIXED_TYPES = frozenset({"date", "number", "quantity"})
 _MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains", "missing"}),
-    "token": frozenset({"not", "text", "of-type", "missing"}),
+    "token": frozenset({"not", "text", "of-type", "missing", "in", "not-in"}),
     "reference": frozenset({"missing", "identifier"}),
     "date": frozenset({"missing"}), "number": frozenset({"missing"}), "quantity": frozenset({"missing"}),
     "uri": frozenset({"below", "above", "missing"}),
@@ -112,10 +113,22 @@ def _value(param: SearchParam, modifier: str | None, raw: str) -> Value:
     if param.type in ("number", "quantity") and parse_decimal(split_escaped(text, "|")[0]) is None:
         raise _bad(f"{param.code}: {raw!r} is not a number")
     if param.type == "composite":
-        parts = split_escaped(text, "$")
-        if len(parts) != len(param.components):
-            raise _bad(f"{param.code}: needs {len(param.components)} parts separated by $")
+        _check_composite(param, raw)
     return Value(prefix, text)
+
+
+def _check_composite(param: SearchParam, raw: str) -> None:
+    """search.html#composite: ``token$value``, the value part typed (and prefixed) like its component."""
+    parts = split_escaped(raw, "$")
+    if len(parts) != len(param.components):
+        raise _bad(f"{param.code}: needs {len(param.components)} parts separated by $")
+    second = registry.lookup(param.resource_type, param.components[-1].code)
+    if len(parts) != 2 or second is None or second.type not in ("token", "string", "date", "number", "quantity",
+                                                                "reference", "uri"):
+        raise _Unknown(param.code)
+    if not parts[0] or parts[0].endswith("|"):
+        raise _bad(f"{param.code}: the first part needs a code ([system]|code)")
+    _value(second, None, parts[1])
 
 
 def _check_modifier(param: SearchParam, modifier: str | None) -> None:
@@ -135,6 +148,8 @@ def _lookup(rtype: str, code: str) -> SearchParam:
     p = registry.lookup(rtype, code)
     if p is None or (p.type == "special" and code != "_list") or code == "_query":
         raise _Unknown(code)
+    if code == "_content" and rtype not in registry.CONTENT_TYPES:
+        raise _Unknown(code)  # not indexed for this type (storage budget, registry.CONTENT_TYPES)
     return p
 
 
@@ -239,13 +254,25 @@ def _apply(q: dict[str, object], rtype: str, types: tuple[str, ...], key: str, r
     return True
 
 
+def _localise(test: Test, base: str) -> Test:
+    """search.html#reference: an absolute reference to this server's own base is the local ``Type/id``."""
+    if isinstance(test, ParamTest):
+        if test.param.type != "reference" or test.modifier == "identifier":
+            return test
+        values = tuple(Value(v.prefix, v.text[len(base):]) if v.text.startswith(base) else v for v in test.values)
+        return replace(test, values=values)
+    return replace(test, inner=_localise(test.inner, base))
+
+
 def parse(
-    resource_type: str | None, params: Sequence[tuple[str, str]], *, strict: bool = False
+    resource_type: str | None, params: Sequence[tuple[str, str]], *, strict: bool = False,
+    base_url: str | None = None,
 ) -> SearchQuery:
     """Parse decoded ``(name, value)`` pairs for a search on ``resource_type`` (None: system search).
 
     ``strict`` is ``Prefer: handling=strict``: an unknown parameter raises BH-1013 instead of being
-    ignored (FHIR R4 search.html#errors).
+    ignored (FHIR R4 search.html#errors). ``base_url`` is this server's FHIR base: reference values under
+    it (``subject=http://host/fhir/Patient/1``) are searched as the local ``Patient/1``.
     """
     types = _types(resource_type, params)
     rtype = types[0] if types else "Resource"
@@ -269,7 +296,7 @@ def parse(
                 ) from None
             ignored.append(key)
             continue
-        tests.append(test)
+        tests.append(_localise(test, base_url.rstrip("/") + "/") if base_url else test)
         applied.append((key, raw))
     return SearchQuery(types=types, tests=tuple(tests), applied=tuple(applied), ignored=tuple(ignored),
                        **q)  # type: ignore[arg-type]

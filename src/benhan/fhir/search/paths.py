@@ -72,19 +72,33 @@ def _normalise(branch: str) -> str:
 
 
 def _child_step(name: str, wanted: str | None) -> _Step:
+    # The element variants of `name` per parent node, resolved once: (JSON key, type code, child node).
+    # R4 expressions write some type names capitalised (`value.as(DateTime)`), so `wanted` is compared
+    # case-insensitively.
+    plans: dict[int, list[tuple[str, str, TypeNode | None]]] = {}
+
+    def plan(node: TypeNode) -> list[tuple[str, str, TypeNode | None]]:
+        found = plans.get(id(node))
+        if found is None:
+            found = [(el.key, el.type_code, el.node if el.kind != PRIMITIVE else None)
+                     for el in node.by_name.get(name, ())
+                     if wanted is None or el.type_code.lower() == wanted.lower()]
+            plans[id(node)] = found
+        return found
+
     def step(items: list[_Item]) -> list[_Item]:
         out: list[_Item] = []
         for value, _t, node in items:
             if node is None or not isinstance(value, dict):
                 continue
-            for el in node.by_name.get(name, ()):
-                if wanted is not None and el.type_code != wanted:
-                    continue
-                got = value.get(el.key)
+            for key, type_code, child in plan(node):
+                got = value.get(key)
                 if got is None:
                     continue
-                for v in got if isinstance(got, list) else (got,):
-                    out.append((v, el.type_code, el.node if el.kind != PRIMITIVE else None))
+                if isinstance(got, list):
+                    out.extend((v, type_code, child) for v in got)
+                else:
+                    out.append((got, type_code, child))
         return out
 
     return step

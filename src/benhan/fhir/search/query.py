@@ -90,7 +90,23 @@ class SearchQuery:
     applied: tuple[tuple[str, str], ...] = ()
     #: Names of parameters ignored (lenient handling) — reported back in an OperationOutcome if wanted.
     ignored: tuple[str, ...] = field(default=())
+    #: Patient id for a compartment search ``Patient/[id]/[type]`` (FHIR R4 compartmentdefinition.html).
+    compartment: str | None = None
+    #: Codes of the value sets named by ``:in`` / ``:not-in`` (ValueSet URL → (system, code) pairs), filled
+    #: by the caller before the query runs (the terminology lives above the storage layer).
+    value_sets: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+
+    def value_set_urls(self) -> set[str]:
+        """ValueSet URLs used with ``:in`` / ``:not-in`` anywhere in the query (chains and ``_has`` too)."""
+        return {v.text for t in self.tests for p in _param_tests(t) if p.modifier in ("in", "not-in")
+                for v in p.values}
 
     @property
     def resource_type(self) -> str | None:
         return self.types[0] if len(self.types) == 1 else None
+
+
+def _param_tests(test: Test) -> list[ParamTest]:
+    if isinstance(test, ParamTest):
+        return [test]
+    return _param_tests(test.inner)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from typing import Final, TypedDict
@@ -20,7 +21,10 @@ import orjson
 
 from benhan.fhir.model.resource_types import RESOURCE_TYPES
 
-__all__ = ["PARAM_TYPES", "Component", "SearchParam", "lookup", "params_of", "pseudo_id", "stable_id"]
+__all__ = [
+    "CONTENT_TYPES", "PARAM_TYPES", "Component", "SearchParam", "composite_id", "lookup", "params_of", "pseudo_id",
+    "stable_id",
+]
 
 PARAM_TYPES: Final = frozenset(
     {"string", "token", "date", "number", "quantity", "reference", "uri", "composite", "special"}
@@ -31,6 +35,16 @@ _EXTRA: Final[list[dict[str, object]]] = [
      "type": "special"},
 ]
 _DOMAIN_EXCLUDED: Final = frozenset({"Bundle", "Binary", "Parameters"})
+#: Types whose whole text is indexed for ``_content`` (documents, reports, catalogues). Indexing every string
+#: of every Observation would double the index size for a parameter nobody uses on them (issue 3 storage
+#: budget); on other types ``_content`` is an unsupported parameter (ignored, or an error when strict).
+CONTENT_TYPES: Final = frozenset({
+    "Composition", "DocumentReference", "DiagnosticReport", "Communication", "CommunicationRequest", "CarePlan",
+    "ClinicalImpression", "Questionnaire", "QuestionnaireResponse", "Library", "PlanDefinition",
+    "ActivityDefinition", "CodeSystem", "ValueSet", "Medication", "MedicationKnowledge", "Organization",
+    "Practitioner", "Location", "HealthcareService", "Patient", "RelatedPerson",
+})
+_RESOLVE_IS = re.compile(r"^(.+)\.where\(resolve\(\) is (\w+)\)$")
 
 
 class _ParamJson(TypedDict, total=False):
@@ -65,6 +79,18 @@ class SearchParam:
     url: str
     #: Stable int4 id stored in the index tables (see :func:`stable_id`).
     pid: int
+    #: Codes of the parameters whose index rows answer this one: itself, or — when its expression is a
+    #: duplicate or a union of other parameters' expressions (``combo-code`` = ``code | component-code``,
+    #: ``phonetic`` = ``name``) — those others. Such aliases store no rows of their own (storage budget).
+    stored: tuple[str, ...] = ()
+    #: ``X.where(resolve() is T)`` stored as the rows of the parameter on ``X``, filtered on target type ``T``
+    #: (``Observation.patient`` reads ``Observation.subject`` rows whose target is a Patient).
+    target_filter: str | None = None
+
+    @property
+    def indexed(self) -> bool:
+        """True when extraction writes rows for this parameter (it is not an alias of others)."""
+        return self.stored == (self.code,)
 
 
 def stable_id(text: str) -> int:
@@ -75,6 +101,12 @@ def stable_id(text: str) -> int:
 def pseudo_id(param: SearchParam, suffix: str) -> int:
     """Id of a derived index column of ``param`` (``text`` for token ``:text``, ``ident`` for references)."""
     return stable_id(f"{param.resource_type}.{param.code}:{suffix}")
+
+
+def composite_id(param: SearchParam, code: str) -> int:
+    """Id of the rows of composite ``param`` whose first (token) component has ``code``: the second
+    component's value is stored in its own type's table under this id (see extract._composite)."""
+    return stable_id(f"{param.resource_type}.{param.code}${code}")
 
 
 def _branches_for(expression: str, resource_type: str) -> str:
@@ -116,9 +148,52 @@ def _table() -> dict[str, dict[str, SearchParam]]:
                 resource_type=rt, code=raw["code"], type=raw["type"], expression=expr,
                 targets=tuple(raw.get("target", ())),
                 components=tuple(Component(c["code"], c["expression"]) for c in raw.get("component", ())),
-                url=raw["url"], pid=stable_id(f"{rt}.{raw['code']}"),
+                url=raw["url"], pid=stable_id(f"{rt}.{raw['code']}"), stored=(raw["code"],),
             )
+    for params in table.values():
+        _find_aliases(params)
     return table
+
+
+def _shape(p: SearchParam) -> tuple[str, tuple[str, ...]]:
+    return p.type, tuple(c.expression for c in p.components)
+
+
+def _branch_set(p: SearchParam) -> frozenset[str]:
+    return frozenset(b.strip() for b in p.expression.split(" | ") if b.strip())
+
+
+def _aliasable(code: str, p: SearchParam) -> bool:
+    return bool(p.expression) and p.type != "special" and not code.startswith("_")
+
+
+def _find_aliases(params: dict[str, SearchParam]) -> None:
+    """Mark parameters answered by other parameters' rows (see :attr:`SearchParam.stored`): a duplicate of
+    another parameter's expression (the first code in sorted order keeps the rows), or a union of others."""
+    codes = sorted(c for c, p in params.items() if _aliasable(c, p))
+    sets = {c: _branch_set(params[c]) for c in codes}
+    owners: dict[str, tuple[str, ...]] = {}
+    for code in codes:
+        p, mine = params[code], sets[code]
+        # Candidates: same type and components, branches within mine, not a later duplicate of mine.
+        cands = [c for c in codes if c != code and _shape(params[c]) == _shape(p) and sets[c] <= mine
+                 and (sets[c] != mine or c < code) and c not in owners]
+        cands.sort(key=lambda c: (-len(sets[c]), c))
+        cover: list[str] = []
+        for c in cands:
+            if not sets[c] <= frozenset().union(*(sets[x] for x in cover)):
+                cover.append(c)
+        if cover and frozenset().union(*(sets[x] for x in cover)) == mine:
+            owners[code] = tuple(cover)
+    for code, stored in owners.items():
+        params[code] = replace(params[code], stored=stored)
+    by_expr = {params[c].expression: c for c in codes if c not in owners and params[c].type == "reference"}
+    for code in codes:
+        p = params[code]
+        m = _RESOLVE_IS.match(p.expression)
+        owner = by_expr.get(m.group(1)) if m and p.type == "reference" and code not in owners else None
+        if m and owner and owner != code:
+            params[code] = replace(p, stored=(owner,), target_filter=m.group(2))
 
 
 def lookup(resource_type: str, code: str) -> SearchParam | None:

@@ -54,7 +54,7 @@ async def everything(
         f"ORDER BY r.type <> 'Patient', r.type, r.rid LIMIT {count + 1} OFFSET {offset}", *args)
     more = len(rows) > count
     rows = rows[:count]
-    includes = await _referenced(conn, [r["rid"] for r in rows], access_filter, access_args)
+    includes = await _referenced(conn, rows, access_filter, access_args)
     return SearchResult(
         matches=[_row(r) for r in rows], includes=includes, total=None if more or offset else len(rows),
         next_cursor=str(offset + count) if more else None,
@@ -63,15 +63,26 @@ async def everything(
 
 
 async def _referenced(
-    conn: Conn, rids: list[int], access_filter: str | None, access_args: list[object] | None
+    conn: Conn, rows: list[asyncpg.Record], access_filter: str | None, access_args: list[object] | None
 ) -> list[Row]:
-    """Resources outside any patient compartment referred to by the page (search.html#include-like)."""
-    if not rids:
+    """Resources outside any patient compartment referred to by the page (search.html#include-like).
+
+    The page's references are read first (``sp_reference`` by rid); those to resources already on the page
+    are dropped here, and the rest are fetched by one ``(type, id)`` index probe each (LATERAL: a plain
+    ``(type, id) IN (...)`` lets the planner hash-join a scan of every resource: 0.5 s at a million)."""
+    if not rows:
         return []
-    args: list[object] = [*(access_args or []), rids]
+    refs = await conn.fetch("SELECT DISTINCT ref_type, ref_id FROM sp_reference WHERE rid = ANY($1::int8[]) "
+                            "AND ref_type <> ''", [r["rid"] for r in rows])
+    shown = {(r["type"], r["id"]) for r in rows}
+    wanted = [(t["ref_type"], t["ref_id"]) for t in refs if (t["ref_type"], t["ref_id"]) not in shown]
+    if not wanted:
+        return []
+    args: list[object] = [*(access_args or []), [w[0] for w in wanted], [w[1] for w in wanted]]
     acc = f" AND ({access_filter})" if access_filter else ""
+    n = len(args)
     found = await conn.fetch(
-        f"SELECT {_COLS} FROM resource r WHERE r.patient_id IS NULL AND r.type <> 'Patient' AND NOT r.deleted{acc} "
-        f"AND (r.type, r.id) IN (SELECT x.ref_type, x.ref_id FROM sp_reference x "
-        f"WHERE x.rid = ANY(${len(args)}::int8[]))", *args)
+        f"SELECT {_COLS} FROM unnest(${n - 1}::text[], ${n}::text[]) AS t(type, id) CROSS JOIN LATERAL "
+        f"(SELECT * FROM resource r WHERE r.type = t.type AND r.id = t.id OFFSET 0) r "
+        f"WHERE r.patient_id IS NULL AND r.type <> 'Patient' AND NOT r.deleted{acc}", *args)
     return [_row(r) for r in found]

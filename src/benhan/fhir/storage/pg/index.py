@@ -2,21 +2,19 @@
 
 ``write_index`` replaces every row of one resource in a single round trip (data-modifying CTEs and
 ``unnest`` of arrays); it runs inside the repository's write transaction, so the index always matches
-the current version. ``reindex`` rebuilds everything in batches (``benhan reindex``).
+the current version. ``copy_index`` writes the rows of many resources with ``COPY`` (bulk loads) and
+``reindex`` (:mod:`.reindex`) rebuilds everything (``benhan reindex``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import asyncpg
-import orjson
 
 from benhan.fhir.search.extract import IndexRows, extract
 from benhan.kernel.db import Conn
 
-__all__ = ["INDEX_TABLES", "delete_index", "reindex", "write_index"]
+__all__ = ["INDEX_TABLES", "TableRows", "copy_index", "delete_index", "table_rows", "write_index"]
 
 INDEX_TABLES = (
     "sp_string", "sp_token", "sp_date", "sp_number", "sp_quantity", "sp_reference", "sp_uri", "sp_text",
@@ -34,6 +32,9 @@ _LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sp_reference", "param, ref_type, ref_id", ("int4", "text", "text")),
     ("sp_uri", "param, value", ("int4", "text")),
 )
+# Rows per table (``rid`` first) plus the (rid, narrative, content) texts: what COPY writes.
+TableRows = dict[str, list[tuple[Any, ...]]]
+_TSV = "CASE WHEN {0} = '' THEN NULL ELSE to_tsvector('simple', {0}) END"
 
 
 def _write_sql() -> str:
@@ -43,11 +44,12 @@ def _write_sql() -> str:
         args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(types))
         ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT $1, * FROM unnest({args}))")
         n += len(types)
-    # sp_text has one row per resource: upsert instead of delete + insert in the same statement.
+    # sp_text has one row per resource, and none when there is no text: upsert or delete.
+    narrative, content = f"${n}::text", f"${n + 1}::text"
+    ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = $1 AND {narrative} = '' AND {content} = '')")
     ctes.append(
-        f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) VALUES ($1, "
-        f"CASE WHEN ${n}::text = '' THEN NULL ELSE to_tsvector('simple', ${n}::text) END, "
-        f"to_tsvector('simple', ${n + 1}::text)) ON CONFLICT (rid) DO UPDATE "
+        f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
+        f"{_TSV.format(content)} WHERE {narrative} <> '' OR {content} <> '' ON CONFLICT (rid) DO UPDATE "
         f"SET narrative = excluded.narrative, content = excluded.content)"
     )
     return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
@@ -60,12 +62,13 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
+def _groups(rows: IndexRows) -> tuple[set[Any], ...]:
+    return (rows.strings, rows.tokens, rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
+
+
 def _arguments(rows: IndexRows) -> list[Any]:
     args: list[Any] = []
-    groups: tuple[set[Any], ...] = (
-        rows.strings, rows.tokens, rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris,
-    )
-    for group, (_t, _c, types) in zip(groups, _LAYOUT, strict=True):
+    for group, (_t, _c, types) in zip(_groups(rows), _LAYOUT, strict=True):
         args.extend(_columns(list(group), len(types)))
     args += [rows.narrative, rows.content[:_CONTENT_LIMIT]]
     return args
@@ -82,53 +85,33 @@ async def delete_index(conn: Conn, rid: int) -> None:
     await conn.execute(f"WITH {ctes} SELECT 1", rid)
 
 
-async def _write_batch(
-    conn: Conn, batch: list[tuple[int, IndexRows]]
-) -> None:
-    rids = [rid for rid, _ in batch]
-    for table in INDEX_TABLES:
-        await conn.execute(f"DELETE FROM {table} WHERE rid = ANY($1::int8[])", rids)
-    for i, (table, cols, types) in enumerate(_LAYOUT):
-        flat = [(rid, *row) for rid, rows in batch for row in _groups(rows)[i]]
-        if not flat:
-            continue
-        args = ", ".join(f"${k + 2}::{t}[]" for k, t in enumerate(types))
+def table_rows(batch: Sequence[tuple[int, IndexRows]]) -> TableRows:
+    """The COPY records of a batch of resources, per table (``sp_text`` holds the folded texts)."""
+    out: TableRows = {t: [] for t in INDEX_TABLES}
+    for rid, rows in batch:
+        for (table, _c, _t), group in zip(_LAYOUT, _groups(rows), strict=True):
+            target = out[table]
+            target.extend((rid, *row) for row in group)
+        if rows.narrative or rows.content:
+            out["sp_text"].append((rid, rows.narrative, rows.content[:_CONTENT_LIMIT]))
+    return out
+
+
+async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
+    """COPY the rows of :func:`table_rows` into the index tables (``suffix``: shadow tables of a rebuild).
+    The caller has removed any earlier rows of these resources."""
+    for table, cols, _types in _LAYOUT:
+        if rows[table]:
+            columns = ["rid", *(c.strip() for c in cols.split(","))]
+            await conn.copy_records_to_table(table + suffix, records=rows[table], columns=columns)
+    if rows["sp_text"]:
+        # tsvectors are computed by PostgreSQL from the folded text, exactly as write_index does.
+        # (callers run in a transaction: the scratch rows go at commit)
         await conn.execute(
-            f"INSERT INTO {table} (rid, {cols}) SELECT * FROM unnest($1::int8[], {args})",
-            *_columns(flat, len(types) + 1),
+            "CREATE TEMP TABLE IF NOT EXISTS bulk_text (rid bigint, narrative text, content text) ON COMMIT DELETE ROWS"
         )
-    await conn.execute(
-        "INSERT INTO sp_text (rid, narrative, content) SELECT r, CASE WHEN n = '' THEN NULL "
-        "ELSE to_tsvector('simple', n) END, to_tsvector('simple', c) "
-        "FROM unnest($1::int8[], $2::text[], $3::text[]) AS u(r, n, c)",
-        rids, [rows.narrative for _, rows in batch], [rows.content[:_CONTENT_LIMIT] for _, rows in batch],
-    )
-
-
-def _groups(rows: IndexRows) -> tuple[set[Any], ...]:
-    return (rows.strings, rows.tokens, rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
-
-
-async def reindex(pool: asyncpg.Pool, progress: Callable[[int, int], None], batch_size: int = 500) -> int:
-    """Rebuild the index of every current, non-deleted resource; returns how many were indexed.
-
-    Works in ``rid`` order, one transaction per batch, so it can run while the server is up (each
-    resource's rows are replaced atomically) and ``progress(done, total)`` can drive a progress bar.
-    """
-    async with pool.acquire() as conn:
-        total = int(await conn.fetchval("SELECT count(*) FROM resource WHERE NOT deleted"))
-        done, last = 0, 0
-        progress(0, total)
-        while True:
-            found = await conn.fetch(
-                "SELECT rid, type, content FROM resource WHERE rid > $1 AND NOT deleted ORDER BY rid LIMIT $2",
-                last, batch_size,
-            )
-            if not found:
-                return done
-            batch = [(r["rid"], extract(r["type"], orjson.loads(r["content"]))) for r in found]
-            async with conn.transaction():
-                await _write_batch(conn, batch)
-            done += len(batch)
-            last = found[-1]["rid"]
-            progress(done, total)
+        await conn.copy_records_to_table("bulk_text", records=rows["sp_text"], columns=["rid", "narrative", "content"])
+        await conn.execute(
+            f"INSERT INTO sp_text{suffix} (rid, narrative, content) SELECT rid, {_TSV.format('narrative')}, "
+            f"{_TSV.format('content')} FROM bulk_text; TRUNCATE bulk_text"
+        )

@@ -59,7 +59,7 @@ def _sort_key(sql: Sql, k: SortKey) -> _Key:
         return _Key("r.last_updated", k.descending, "date")
     table, asc, desc = _SORT_SQL[k.param.type]
     agg = desc if k.descending else asc
-    expr = f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND x.param = {sql.arg(k.param.pid)})"
+    expr = f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND {sql.params(k.param)})"
     kind = "date" if k.param.type == "date" else "number" if k.param.type in ("number", "quantity") else "text"
     return _Key(expr, k.descending, kind)
 
@@ -124,8 +124,8 @@ async def search(
     if query.summary == "count" or query.count == 0:
         total = await _count(conn, query, access_filter, access_args, query.total or "accurate")
         return SearchResult(total=total)
-    sql = Sql(access_filter, access_args)
-    where = sql.resource_where(query.types, query.tests)
+    sql = Sql(access_filter, access_args, query.value_sets)
+    where = sql.resource_where(query.types, query.tests, query.compartment)
     keys = _sort_keys(sql, query)
     comps = _components(keys)
     direction, backwards = "next", False
@@ -175,18 +175,20 @@ async def _count(
 ) -> int | None:
     if mode == "none":
         return None
-    sql = Sql(access, args)
-    where = sql.resource_where(query.types, query.tests)
+    sql = Sql(access, args, query.value_sets)
+    where = sql.resource_where(query.types, query.tests, query.compartment)
     if mode == "estimate":
         plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM resource r WHERE {where}", *sql.args)
         return int(orjson.loads(plan)[0]["Plan"]["Plan Rows"])
     return int(await conn.fetchval(f"SELECT count(*) FROM resource r WHERE {where}", *sql.args))
 
 
-def _include_pids(inc: Include) -> list[int]:
+def _include_params(sql: Sql, inc: Include) -> str:
+    """``x.param …`` for the reference rows an include follows (``*``: every reference parameter)."""
     if inc.param is not None:
-        return [inc.param.pid]
-    return [p.pid for p in registry.params_of(inc.source_type).values() if p.type == "reference"]
+        return sql.params(inc.param)
+    pids = [p.pid for p in registry.params_of(inc.source_type).values() if p.type == "reference" and p.indexed]
+    return f"x.param = ANY({sql.arg(pids, 'int4[]')})"
 
 
 async def _include_round(
@@ -200,20 +202,24 @@ async def _include_round(
         if not src:
             continue
         sql = Sql(access, args)
-        pids = sql.arg(_include_pids(inc), "int4[]")
+        pids = _include_params(sql, inc)
         acc = f" AND ({access})" if access else ""
         if inc.reverse:
             found = await conn.fetch(
                 f"SELECT {_COLS} FROM resource r WHERE r.type = {sql.arg(inc.source_type)} AND NOT r.deleted{acc} "
-                f"AND r.rid IN (SELECT x.rid FROM sp_reference x WHERE x.param = ANY({pids}) AND (x.ref_id, x.ref_type)"
+                f"AND r.rid IN (SELECT x.rid FROM sp_reference x WHERE {pids} AND (x.ref_id, x.ref_type)"
                 f" IN (SELECT * FROM unnest({sql.arg([s['id'] for s in src], 'text[]')}, "
                 f"{sql.arg([s['type'] for s in src], 'text[]')})))", *sql.args)
         else:
             target = f" AND x.ref_type = {sql.arg(inc.target_type)}" if inc.target_type else ""
+            # LATERAL: an index probe per distinct target (see everything._referenced); the index columns
+            # are COLLATE "C", resource.type/id the default collation: say which, or the index is not used.
             found = await conn.fetch(
-                f"SELECT {_COLS} FROM resource r WHERE NOT r.deleted{acc} AND (r.type, r.id) IN (SELECT x.ref_type,"
-                f" x.ref_id FROM sp_reference x WHERE x.rid = ANY({sql.arg([s['rid'] for s in src], 'int8[]')}) "
-                f"AND x.param = ANY({pids}){target})", *sql.args)
+                f"SELECT {_COLS} FROM (SELECT DISTINCT x.ref_type, x.ref_id FROM sp_reference x WHERE x.rid = "
+                f"ANY({sql.arg([s['rid'] for s in src], 'int8[]')}) AND {pids}{target}) t CROSS JOIN LATERAL "
+                f"(SELECT * FROM resource r WHERE r.type = t.ref_type COLLATE \"default\" AND r.id = t.ref_id "
+                f"COLLATE \"default\" OFFSET 0) r "
+                f"WHERE NOT r.deleted{acc}", *sql.args)
         out.extend(found)
     return out
 
@@ -246,6 +252,6 @@ async def find_matches(conn: Conn, resource_type: str, query_string: str) -> lis
     update and delete). Strict handling: an unknown parameter is an error, never silently "match all"."""
     query = parse(resource_type, parse_query_string(query_string), strict=True)
     sql = Sql(None, None)
-    where = sql.resource_where(query.types, query.tests)
+    where = sql.resource_where(query.types, query.tests, query.compartment)
     rows = await conn.fetch(f"SELECT r.rid, r.id, r.version FROM resource r WHERE {where} ORDER BY r.rid", *sql.args)
     return [(r["rid"], r["id"], r["version"]) for r in rows]

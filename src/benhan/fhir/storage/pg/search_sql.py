@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from benhan.fhir.search import registry
 from benhan.fhir.search.extract import system_hash
-from benhan.fhir.search.parse import split_escaped
+from benhan.fhir.search.parse import PREFIXES, split_escaped
 from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
 from benhan.fhir.search.registry import SearchParam
 from benhan.fhir.search.values import date_range, decimal_range, parse_decimal, ucum_factor
@@ -34,18 +34,25 @@ _FOLD_TOP = "~"  # folded text is [0-9a-z ], all below "~": prefix p matches [p,
 class Sql:
     """Collects positional arguments; ``access`` is a predicate over alias ``r`` using ``$1..$k``."""
 
-    def __init__(self, access: str | None, access_args: list[object] | None) -> None:
+    def __init__(
+        self, access: str | None, access_args: list[object] | None,
+        value_sets: dict[str, tuple[tuple[str, str], ...]] | None = None,
+    ) -> None:
         self.access = access
         self.args: list[object] = list(access_args or [])
+        self.value_sets = value_sets or {}
 
     def arg(self, value: object, cast: str = "") -> str:
         self.args.append(value)
         return f"${len(self.args)}{'::' + cast if cast else ''}"
 
     # -- resource level ---------------------------------------------------------------------------
-    def resource_where(self, types: tuple[str, ...], tests: tuple[Test, ...]) -> str:
-        """Predicate over ``r`` for a current, visible resource of ``types`` matching every test."""
+    def resource_where(self, types: tuple[str, ...], tests: tuple[Test, ...], compartment: str | None = None) -> str:
+        """Predicate over ``r`` for a current, visible resource of ``types`` matching every test
+        (and, for a compartment search, in that patient's compartment: the indexed ``patient_id``)."""
         parts = ["NOT r.deleted"]
+        if compartment is not None:
+            parts.insert(0, f"r.patient_id = {self.arg(compartment)}")
         if len(types) == 1:
             parts.insert(0, f"r.type = {self.arg(types[0])}")
         elif types:
@@ -76,16 +83,27 @@ class Sql:
             raise BenhanError(ErrorCode.UNKNOWN_SEARCH_PARAMETER, f"{param.code} is not a parameter of {rtype}")
         return found
 
+    def params(self, p: SearchParam, suffix: str | None = None, alias: str = "x") -> str:
+        """``x.param = …`` for the rows answering ``p`` (its own, or those of the parameters it aliases,
+        registry.SearchParam.stored), with the target-type filter of ``where(resolve() is T)`` aliases."""
+        owners = [p] if p.indexed else [o for o in (registry.lookup(p.resource_type, c) for c in p.stored) if o]
+        pids = [registry.pseudo_id(o, suffix) if suffix else o.pid for o in owners]
+        cond = f"{alias}.param = {self.arg(pids[0])}" if len(pids) == 1 else \
+            f"{alias}.param = ANY({self.arg(pids, 'int4[]')})"
+        if p.target_filter and p.type == "reference" and suffix is None:
+            cond += f" AND {alias}.ref_type = {self.arg(p.target_filter)}"
+        return cond
+
     def _chain(self, rtype: str, chain: Chain) -> str:
         param = self._resolve(rtype, chain.param)
         inner = " OR ".join(f"({self.resource_where((t,), (chain.inner,))})" for t in chain.target_types)
-        return (f"r.rid IN (SELECT x.rid FROM sp_reference x WHERE x.param = {self.arg(param.pid)} AND "
+        return (f"r.rid IN (SELECT x.rid FROM sp_reference x WHERE {self.params(param)} AND "
                 f"(x.ref_type, x.ref_id) IN (SELECT r.type, r.id FROM resource r WHERE {inner}))")
 
     def _has(self, rtype: str, has: Has) -> str:
         inner = self.resource_where((has.source_type,), (has.inner,))
         return (f"(r.type, r.id) IN (SELECT x.ref_type, x.ref_id FROM sp_reference x "
-                f"WHERE x.param = {self.arg(has.ref.pid)} AND x.rid IN (SELECT r.rid FROM resource r WHERE {inner}))")
+                f"WHERE {self.params(has.ref)} AND x.rid IN (SELECT r.rid FROM resource r WHERE {inner}))")
 
     # -- one parameter --------------------------------------------------------------------------
     def _param_test(self, rtype: str, test: ParamTest) -> str:
@@ -94,19 +112,40 @@ class Sql:
         if special is not None:
             return special
         if p.type == "composite":
-            raise BenhanError(ErrorCode.UNKNOWN_SEARCH_PARAMETER, f"composite parameter {p.code} is not supported yet")
-        table, pid = _TABLE[p.type], p.pid
+            return self._composite(p, test)
+        table, suffix = _TABLE[p.type], None
         if test.modifier == "missing":
-            exists = f"EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND x.param = {self.arg(pid)})"
+            exists = f"EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND {self.params(p)})"
             return f"NOT {exists}" if test.values[0].text == "true" else exists
         if p.type == "token" and test.modifier in ("text", "of-type"):
-            table, pid = ("sp_string" if test.modifier == "text" else "sp_token"), registry.pseudo_id(p, test.modifier)
+            table, suffix = ("sp_string" if test.modifier == "text" else "sp_token"), test.modifier
         if p.type == "reference" and test.modifier == "identifier":
-            table, pid = "sp_token", registry.pseudo_id(p, "identifier")
+            table, suffix = "sp_token", "identifier"
         ors = " OR ".join(f"({self._value(p, test.modifier, v)})" for v in test.values)
-        if test.modifier == "not":
-            return f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND x.param = {self.arg(pid)} AND ({ors}))"
-        return f"r.rid IN (SELECT x.rid FROM {table} x WHERE x.param = {self.arg(pid)} AND ({ors}))"
+        if test.modifier in ("not", "not-in"):
+            return (f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND {self.params(p, suffix)} "
+                    f"AND ({ors}))")
+        return f"r.rid IN (SELECT x.rid FROM {table} x WHERE {self.params(p, suffix)} AND ({ors}))"
+
+    def _composite(self, p: SearchParam, test: ParamTest) -> str:
+        """search.html#composite ``[system|]code$value``: rows of the value's table under
+        ``registry.composite_id(owner, code)``; the code's system is checked on the resource."""
+        owners = [p] if p.indexed else [o for o in (registry.lookup(p.resource_type, c) for c in p.stored) if o]
+        first = registry.lookup(p.resource_type, p.components[0].code)
+        second = registry.lookup(p.resource_type, p.components[1].code)
+        if test.modifier is not None or first is None or second is None:
+            raise BenhanError(ErrorCode.INVALID_PARAMETER, f"{p.code}: this composite form is not supported")
+        ors = []
+        for v in test.values:
+            token, value = split_escaped(v.text, "$")
+            system, code = (None, token) if "|" not in token else token.split("|", 1)
+            pids = [registry.composite_id(o, code) for o in owners]
+            cond = (f"r.rid IN (SELECT x.rid FROM {_TABLE[second.type]} x WHERE x.param = ANY("
+                    f"{self.arg(pids, 'int4[]')}) AND ({self._value(second, None, _prefixed(second, value))}))")
+            if system is not None:
+                cond += f" AND {self._param_test(p.resource_type, ParamTest(first, None, (Value('eq', token),)))}"
+            ors.append(f"({cond})")
+        return "(" + " OR ".join(ors) + ")"
 
     def _special(self, p: SearchParam, test: ParamTest) -> str | None:
         if p.code == "_id":
@@ -130,6 +169,8 @@ class Sql:
         return None
 
     def _value(self, p: SearchParam, modifier: str | None, v: Value) -> str:
+        if p.type == "token" and modifier in ("in", "not-in"):
+            return self._in(v.text)
         if p.type == "token" and modifier == "text":
             return self._string(None, v.text)
         if p.type == "string":
@@ -146,9 +187,19 @@ class Sql:
             return self._reference(modifier, v.text)
         return self._uri(modifier, v.text)
 
+    def _in(self, url: str) -> str:
+        """search.html#token ``:in`` — the code is one of the value set's (resolved by the caller)."""
+        codes = self.value_sets.get(url)
+        if codes is None:
+            raise BenhanError(ErrorCode.UNPROCESSABLE, f"Value set {url} is not known to this server")
+        return (f"(x.code, x.system) IN (SELECT * FROM unnest({self.arg([c for _s, c in codes], 'text[]')}, "
+                f"{self.arg([system_hash(s) for s, _c in codes], 'int8[]')}))")
+
     def _string(self, modifier: str | None, text: str) -> str:
         if modifier == "exact":
-            return f"x.exact = {self.arg(text)}"
+            # `exact` is NULL when the original equals its folded form (storage, extract._add_string).
+            return (f"x.value = {self.arg(fold(text)[:200])} AND (x.exact = {self.arg(text)} OR "
+                    f"(x.exact IS NULL AND x.value = {self.arg(text)}))")
         folded = fold(text)
         if modifier == "contains":
             return f"x.value LIKE {self.arg('%' + folded + '%')}"
@@ -237,3 +288,10 @@ class Sql:
             prefixes = [text[:i] for i in range(1, len(text) + 1) if i == len(text) or text[i] == "/"]
             return f"x.value = ANY({self.arg(prefixes, 'text[]')})"
         return f"x.value = {self.arg(text)}"
+
+
+def _prefixed(param: SearchParam, text: str) -> Value:
+    """A composite's value part as a :class:`Value` (its own prefix for date, number and quantity)."""
+    if param.type in ("date", "number", "quantity") and text[:2] in PREFIXES:
+        return Value(text[:2], text[2:])
+    return Value("eq", text)
