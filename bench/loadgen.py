@@ -1,0 +1,156 @@
+"""The load process: ``python -m bench.loadgen SPEC.json`` prints one JSON result on stdout.
+
+It runs in its own process (never inside the server or the orchestrator) and drives a closed loop of
+``concurrency`` virtual users over keep-alive HTTP/1.1 (aiohttp on uvloop), for each level of the sweep:
+``warmup`` seconds are discarded, then ``duration`` seconds are measured.  It also reports the CPU used
+in that window by itself, the server's processes and PostgreSQL's, so the reader sees how the machine's
+cores were shared (load, app and database run on the same host here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench import data
+from bench.server import cpu_seconds
+from bench.workloads import WORKLOADS, Ctx, Recorder
+
+
+def percentiles(values: list[int]) -> dict[str, float]:
+    """p50/p95/p99/max in milliseconds (nearest-rank on the sorted sample)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] / 1e6
+
+    return {"p50": rank(0.50), "p95": rank(0.95), "p99": rank(0.99), "max": ordered[-1] / 1e6,
+            "mean": sum(ordered) / len(ordered) / 1e6}
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent not idle (all processes, /proc/stat): the difference to ours is
+    other load on a shared machine, reported so a noisy run can be recognised."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of the server's processes, PostgreSQL's (postmaster + backends) and this process."""
+
+    def __init__(self, server_pids: list[int], postmaster: int | None) -> None:
+        self.server_pids = server_pids
+        self.postmaster = postmaster
+
+    def _pg_pids(self) -> list[int]:
+        return [self.postmaster, *_children(self.postmaster)] if self.postmaster else []
+
+    def snapshot(self) -> dict[str, float]:
+        """Cumulative CPU seconds: server, postgres, client, and each server process."""
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        shot = {"server": cpu_seconds(self.server_pids), "postgres": cpu_seconds(self._pg_pids()),
+                "client": me.ru_utime + me.ru_stime, "machine": machine_busy_seconds()}
+        # Per server process: shows whether keep-alive connections spread evenly over the workers.
+        shot.update({f"pid {pid}": cpu_seconds([pid]) for pid in self.server_pids})
+        return shot
+
+
+async def run_level(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> dict[str, Any]:
+    workload = WORKLOADS[spec["workload"]]
+    warmup, duration = float(spec.get("warmup", 1.0)), float(spec["duration"])
+    # With ``iterations`` the level runs until that many iterations are done (preloading data).
+    budget = [int(spec["iterations"])] if spec.get("iterations") else None
+    now = time.perf_counter()
+    rec = Recorder(window_start=now + warmup, window_end=now + warmup + duration if budget is None else float("inf"))
+    headers = {"Accept": "application/fhir+json"}
+    if spec.get("token"):
+        headers["Authorization"] = f"Bearer {spec['token']}"
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=60)
+    timeout = aiohttp.ClientTimeout(total=120)
+    cpu_start: dict[str, float] = {}
+    cpu_end: dict[str, float] = {}
+
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:
+
+        async def user(n: int) -> None:
+            rng = random.Random(hash((spec.get("seed", 1), concurrency, n)))
+            ctx = Ctx(session, spec["base"], rec, rng, data.NameSource(rng), spec.get("params", {}))
+            while time.perf_counter() < rec.window_end:
+                if budget is not None:
+                    if budget[0] <= 0:
+                        return
+                    budget[0] -= 1
+                try:
+                    await workload(ctx)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    t = time.perf_counter()
+                    rec.add("transport", t, t, False, repr(exc))
+
+        await asyncio.gather(mark_cpu(rec, meter, cpu_start, cpu_end), *(user(i) for i in range(concurrency)))
+    if budget is not None:
+        cpu_end.update(meter.snapshot())
+        duration = time.perf_counter() - rec.window_start
+    return summarise(rec, concurrency, duration, cpu_delta(cpu_start, cpu_end))
+
+
+async def mark_cpu(rec: Recorder, meter: CpuMeter, start: dict[str, float], end: dict[str, float]) -> None:
+    """Snapshot CPU counters at the window's start and end (not after the drain of in-flight requests)."""
+    await asyncio.sleep(max(0.0, rec.window_start - time.perf_counter()))
+    start.update(meter.snapshot())
+    if rec.window_end != float("inf"):
+        await asyncio.sleep(max(0.0, rec.window_end - time.perf_counter()))
+        end.update(meter.snapshot())
+
+
+def cpu_delta(start: dict[str, float], end: dict[str, float]) -> dict[str, float]:
+    delta = {k: round(end[k] - start.get(k, 0.0), 2) for k in end}
+    ours = sum(delta.get(k, 0.0) for k in ("server", "postgres", "client"))
+    delta["other"] = round(max(0.0, delta.pop("machine", ours) - ours), 2)
+    return delta
+
+
+def summarise(rec: Recorder, concurrency: int, duration: float, cpu: dict[str, float]) -> dict[str, Any]:
+    all_lat = [v for values in rec.latencies.values() for v in values]
+    count = len(all_lat)
+    return {
+        "concurrency": concurrency, "seconds": round(duration, 2), "requests": count,
+        "errors": sum(rec.errors.values()),
+        "req_per_s": round(count / duration, 1), "units_per_s": round(rec.units / duration, 1),
+        "latency_ms": {k: round(v, 3) for k, v in percentiles(all_lat).items()},
+        "by_label": {label: {"requests": len(v), **{k: round(x, 3) for k, x in percentiles(v).items()}}
+                     for label, v in sorted(rec.latencies.items())},
+        "error_samples": rec.error_samples, "cpu_seconds": cpu,
+        "cpu_share": {k: round(v / duration, 2) for k, v in cpu.items()},  # cores busy on average
+    }
+
+
+async def main(spec: dict[str, Any]) -> dict[str, Any]:
+    meter = CpuMeter(spec.get("server_pids", []), spec.get("postmaster"))
+    levels = [await run_level(spec, c, meter) for c in spec["levels"]]
+    return {"workload": spec["workload"], "label": spec.get("label"), "levels": levels}
+
+
+if __name__ == "__main__":
+    import uvloop
+
+    spec_in = orjson.loads(Path(sys.argv[1]).read_bytes())
+    result = uvloop.run(main(spec_in))
+    sys.stdout.buffer.write(orjson.dumps(result))

@@ -1,0 +1,92 @@
+"""Where does benhan spend its time?  ``python -m bench.profile --workload read [--seconds 10]``
+
+Starts a fresh database and one uvicorn worker (one process, so the profile is the whole server), loads
+a few patients, drives the workload from the separate load process, and samples the worker with py-spy
+(``uv tool run --from py-spy``; nothing is added to the project).  Prints the functions with the most
+inclusive and self time, and writes the collapsed stacks (for flame graphs) to ``var/bench/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from bench import pg
+from bench.run import ROOT, Bench, Mode
+from bench.server import BenhanServer, ServerConfig
+
+UV = ROOT / ".venv-uv" / "bin" / "uv"
+_LINE = re.compile(r":\d+\)$")
+
+
+def py_spy(pid: int, seconds: int, out: Path) -> None:
+    cmd = [str(UV), "tool", "run", "--from", "py-spy", "py-spy", "record", "-p", str(pid), "-d", str(seconds),
+           "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+def summarise(collapsed: Path, top: int) -> str:
+    inclusive: Counter[str] = Counter()
+    self_time: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = [_LINE.sub(")", f) for f in stack.split(";")]
+        total += count
+        for frame in set(frames):
+            inclusive[frame] += count
+        if frames:
+            self_time[frames[-1]] += count
+    lines = [f"samples: {total}", "", "inclusive %  function"]
+    lines += [f"{100 * n / total:6.1f}  {f}" for f, n in inclusive.most_common(top)]
+    lines += ["", "self %  function"]
+    lines += [f"{100 * n / total:6.1f}  {f}" for f, n in self_time.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workload", default="read", choices=["read", "create", "bundle", "crud"])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--top", type=int, default=30)
+    args = parser.parse_args()
+    mode = Mode("profile", (args.concurrency,), (args.concurrency,), args.seconds + 4, 1.0, 20, (), 0, (), 0, 0)
+    out = ROOT / "var" / "bench" / f"profile-{args.workload}.collapsed"
+    with pg.bench_database() as url:
+        bench = Bench(mode, url, pg.default_dir())
+        with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
+            bench.preload(srv)
+            workload = {"read": "get"}.get(args.workload, args.workload)
+            spec = {"base": srv.url, "workload": workload, "levels": [args.concurrency],
+                    "duration": args.seconds + 2, "warmup": 1.0, "params": bench.read_params(),
+                    "server_pids": srv.pids(), "postmaster": bench.postmaster, "token": bench.token(srv)}
+            with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+                f.write(orjson.dumps(spec))
+            env = {**os.environ, "PYTHONPATH": str(ROOT)}
+            load = subprocess.Popen([sys.executable, "-m", "bench.loadgen", f.name], stdout=subprocess.PIPE,
+                                    cwd=ROOT, env=env)
+            time.sleep(1.5)
+            py_spy(srv.pids()[0], args.seconds, out)
+            result = orjson.loads(load.communicate()[0])
+            Path(f.name).unlink()
+    level = result["levels"][0]
+    print(f"{args.workload} @{args.concurrency}: {level['req_per_s']} req/s, latency {level['latency_ms']} "
+          "(while sampled by py-spy)")
+    print(summarise(out, args.top))
+    print(f"\ncollapsed stacks: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

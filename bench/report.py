@@ -1,0 +1,186 @@
+"""Targets (PASS/FAIL) and the Markdown table of a result.  Pure: a result dict in, rows and text out.
+
+Targets are issue 2 and issue 8's for this 2-core machine (app and database together), plus issue 3's
+search targets and the storage budget; a target whose workload is not available yet is reported N/A.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Result = dict[str, Any]
+
+# Published figures to compare with (from /work/shared/reference/anchors/performance.md; hardware noted).
+ANCHORS = {
+    "read by id": "Blaze 1 VU 1,405 req/s p50 0.50 ms, 8 VU 13,381 req/s (24-core Ryzen 9900X); "
+                  "raw PG PK read 15,020 tps/1 client, 63,759/8 (2 vCPU, pgbench)",
+    "create Patient": "raw PG single-row INSERT 3,685 tps/1 client, 15,435/32 (2 vCPU, pgbench); "
+                      "Blaze Patient+Observation tx 1,056 tx/s @32 (24 cores)",
+    "CRUD mix": "Health Samurai 2025-06: Aidbox 3,777, HAPI 3,755, Medplum 1,354 req/s (8 vCPU per server, 300 VUs)",
+    "transaction bundle (100 resources)": "HS import: Aidbox 2,678, HAPI 2,214, Medplum 764 res/s (8 vCPU); "
+                                          "Blaze 4,146 res/s (8-core i7); raw PG COPY ~61k rows/s (2 vCPU)",
+    "search": "Blaze GET Patient? first page p50 1.63 ms p99 3.6 ms; $everything p50 15.7 ms (24 cores)",
+}
+# benhan workload → (raw-PostgreSQL op, what to compare)
+RAW_EQUIVALENT = {
+    "read by id": ("select", "req_per_s"),
+    "read by id (cold start)": ("select", "req_per_s"),
+    "create Patient": ("insert", "req_per_s"),
+    "CRUD mix": ("crud", "req_per_s"),
+    "transaction bundle (100 resources)": ("copy", "units_per_s"),
+}
+
+
+def levels(result: Result, name: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = result.get("workloads", {}).get(name, {}).get("levels", [])
+    return found
+
+
+def at(result: Result, name: str, concurrency: int) -> dict[str, Any] | None:
+    return next((lv for lv in levels(result, name) if lv["concurrency"] == concurrency), None)
+
+
+def best(result: Result, name: str, key: str = "req_per_s", among: tuple[int, ...] | None = None) -> float | None:
+    values = [lv[key] for lv in levels(result, name) if among is None or lv["concurrency"] in among]
+    return max(values) if values else None
+
+
+def _verdict(target: str, measured: float | None, limit: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
+    if measured is None:
+        return {"target": target, "verdict": "N/A", "measured": "not available", "limit": limit}
+    ok = measured >= limit if higher_is_better else measured <= limit
+    return {"target": target, "verdict": "PASS" if ok else "FAIL", "measured": f"{measured:,.1f} {unit}",
+            "limit": limit}
+
+
+def _latency(result: Result, name: str, concurrency: int, q: str) -> float | None:
+    level = at(result, name, concurrency)
+    return level["latency_ms"].get(q) if level and level["latency_ms"] else None
+
+
+def _search_group(result: Result, group: str, q: str) -> float | None:
+    """The worst figure over the searches of a group at 8 clients (every query must meet the target)."""
+    values = [lv["latency_ms"][q] for name, w in result.get("workloads", {}).items()
+              if w.get("group") == group for lv in w["levels"] if lv["concurrency"] == 8 and lv["latency_ms"]]
+    return max(values) if values else None
+
+
+def _audit_cost(result: Result) -> float | None:
+    off, on = best(result, "read by id, audit off"), best(result, "read by id, audit on")
+    if not off or on is None:
+        return None
+    return (1 - on / off) * 100
+
+
+def targets(result: Result) -> list[dict[str, Any]]:
+    read = "read by id"
+    checks: list[tuple[str, Callable[[], float | None], float, str, bool]] = [
+        ("read by id p50 ≤ 2 ms @8 clients", lambda: _latency(result, read, 8, "p50"), 2.0, "ms", False),
+        ("read by id p99 ≤ 10 ms @8 clients", lambda: _latency(result, read, 8, "p99"), 10.0, "ms", False),
+        ("read by id ≥ 3,000 req/s", lambda: best(result, read), 3000, "req/s", True),
+        ("create ≥ 1,000/s @16-32 clients", lambda: best(result, "create Patient", among=(16, 32)), 1000, "req/s",
+         True),
+        ("transaction bundles ≥ 3,000 resources/s",
+         lambda: best(result, "transaction bundle (100 resources)", "units_per_s"), 3000, "res/s", True),
+        ("CRUD mix ≥ 1,500 req/s", lambda: best(result, "CRUD mix"), 1500, "req/s", True),
+        ("audit cost ≤ 15 % of read throughput", lambda: _audit_cost(result), 15, "%", False),
+        ("patient-scoped search p95 ≤ 20 ms @8", lambda: _search_group(result, "patient", "p95"), 20, "ms", False),
+        ("name/identifier search p95 ≤ 30 ms @8", lambda: _search_group(result, "name", "p95"), 30, "ms", False),
+        ("_summary=count ≤ 500 ms (p50 @8)", lambda: _search_group(result, "count", "p50"), 500, "ms", False),
+        ("$everything p50 ≤ 30 ms @8", lambda: _search_group(result, "everything", "p50"), 30, "ms", False),
+        ("chain search p95 ≤ 50 ms @8", lambda: _search_group(result, "chain", "p95"), 50, "ms", False),
+        ("storage ≤ 1.5 kB per resource incl. indexes",
+         lambda: (result.get("storage", {}).get("bytes_per_resource") or 0) / 1000 or None, 1.5, "kB", False),
+    ]
+    return [_verdict(name, fn(), limit, unit, higher) for name, fn, limit, unit, higher in checks]
+
+
+def _raw_level(result: Result, op: str, concurrency: int) -> dict[str, Any] | None:
+    raw = result.get("raw_postgres", {}).get(op, {}).get("levels", [])
+    return next((lv for lv in raw if lv["concurrency"] == concurrency), None)
+
+
+def _row(result: Result, name: str, lv: dict[str, Any]) -> str:
+    lat = lv.get("latency_ms") or {}
+    raw_op, key = RAW_EQUIVALENT.get(name, ("indexed" if name.startswith("search: ") else "", "req_per_s"))
+    raw = _raw_level(result, raw_op, lv["concurrency"]) if raw_op else None
+    raw_fig = raw[key] if raw else None
+    ratio = f"{lv[key] / raw_fig:.2f}" if raw_fig else "–"
+    cpu = lv.get("cpu_share", {})
+    units = f"{lv['units_per_s']:,.0f}" if key == "units_per_s" else "–"
+    return (f"| {lv['concurrency']} | {lv['req_per_s']:,.0f} | {units} | {lat.get('p50', 0):.2f} | "
+            f"{lat.get('p95', 0):.2f} | {lat.get('p99', 0):.2f} | {lv['errors']} | "
+            f"{f'{raw_fig:,.0f}' if raw_fig else '–'} {raw_op} | {ratio} | "
+            f"{cpu.get('server', 0):.2f} / {cpu.get('postgres', 0):.2f} / {cpu.get('client', 0):.2f} / "
+            f"{cpu.get('other', 0):.2f} |")
+
+
+def workload_tables(result: Result) -> list[str]:
+    out = []
+    for name, w in result.get("workloads", {}).items():
+        anchor = ANCHORS.get(name) or (ANCHORS["search"] if name.startswith("search: ") else "")
+        out += [f"### {name}", "", f"Published anchors: {anchor}" if anchor else "", "",
+                "| clients | req/s | resources/s | p50 ms | p95 ms | p99 ms | errors | raw PG | ratio | "
+                "CPU cores server / PG / load / other |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        out += [_row(result, name, lv) for lv in w["levels"]]
+        by_label = w["levels"][-1].get("by_label", {}) if w["levels"] else {}
+        if len(by_label) > 1:
+            parts = [f"{k} p50 {v.get('p50', 0):.2f} / p99 {v.get('p99', 0):.2f} ms" for k, v in by_label.items()]
+            out += ["", f"Per operation at {w['levels'][-1]['concurrency']} clients: " + "; ".join(parts)]
+        samples = [s for lv in w["levels"] for s in lv.get("error_samples", [])]
+        if samples:
+            out += ["", "Errors (samples): " + " · ".join(samples[:3])]
+        out.append("")
+    return out
+
+
+def _facts(result: Result) -> list[str]:
+    m, p = result.get("machine", {}), result.get("postgres", {})
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(p.get("settings", {}).items()))
+    storage = result.get("storage", {})
+    return [
+        f"- mode **{result.get('mode')}**, started {result.get('started_at')}, {result.get('elapsed_s')} s; "
+        f"server **{result.get('server')}**; benhan commit `{m.get('benhan_commit')}`",
+        f"- CPU {m.get('cpu_model')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
+        f"Python {m.get('python')}, fdatasync {m.get('fdatasync_per_s')}/s",
+        f"- {p.get('version', '')}", f"- PostgreSQL settings: {settings}",
+        f"- storage: {storage.get('resources')} resources, {storage.get('bytes_per_resource')} bytes per "
+        "resource including history, search index and all indexes; audit trail "
+        f"{(storage.get('audit_bytes') or 0) / 1e6:.1f} MB (apart)",
+        "- app, database and load generator share the same cores (CPU columns: cores busy on average; "
+        "'other' is every other process on the machine — high values mean a noisy, shared machine)",
+        f"- load average before {m.get('load_average_before')}, after {m.get('load_average_after')}",
+    ]
+
+
+def markdown(result: Result) -> str:
+    lines = ["# benhan benchmark result", "", *_facts(result), ""]
+    sel = result.get("server_selection")
+    if sel:
+        lines += [f"## Server selection ({sel['criterion']}) → {sel['chosen']}", "",
+                  "| server | workers | read req/s | create req/s | score | read p99 ms |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['server']} | {r['workers']} | {r['read_rps']:,.0f} | {r['create_rps']:,.0f} | "
+                  f"{r['score']:,.0f} | {r['read_p99_ms']} |" for r in sel["candidates"]]
+        lines.append("")
+    pre = result.get("preload")
+    if pre:
+        lines += [f"Preload through the API: {pre['requests']} bundles, {pre['units_per_s']:,.0f} resources/s "
+                  f"at 8 clients ({pre['seconds']} s).", ""]
+    lines += ["## Workloads", "", *workload_tables(result)]
+    raw = result.get("raw_postgres", {})
+    if raw.get("bulk_copy"):
+        b = raw["bulk_copy"]
+        lines += [f"Raw PostgreSQL single-stream COPY: {b['rows']:,} rows in {b['seconds']} s = "
+                  f"**{b['rows_per_s']:,} rows/s** ({b['mb_per_s']} MB/s, {b['mean_json_bytes']} B JSON/row).", ""]
+    if result.get("skipped"):
+        lines += ["## Not measured", ""] + [f"- {k}: {v}" for k, v in result["skipped"].items()] + [""]
+    if result.get("targets"):
+        lines += ["## Targets", "", "| target | verdict | measured |", "|---|---|---|"]
+        lines += [f"| {v['target']} | **{v['verdict']}** | {v['measured']} |" for v in result["targets"]]
+        lines.append("")
+    if result.get("validation_time_md"):
+        lines += ["## FHIR validation time per resource (bench/validation_time.py)", "",
+                  result["validation_time_md"].strip(), ""]
+    return "\n".join(lines)

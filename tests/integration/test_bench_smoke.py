@@ -1,0 +1,43 @@
+"""The benchmark suite still works: ``python -m bench.run --smoke`` end to end (no thresholds; issue 8 CI).
+
+It starts its own embedded PostgreSQL (in a temporary folder) and its own benhan, so it runs once, in the
+embedded pass of ``make integration``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="the bench uses its own embedded server")
+def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("BENCH_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--smoke", "--out", str(tmp_path / "out"),
+         "--data-dir", str(tmp_path / "pg")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [result_file] = (tmp_path / "out").glob("*-smoke.json")
+    result = orjson.loads(result_file.read_bytes())
+    assert (tmp_path / "out" / result_file.name.replace(".json", ".md")).exists()
+    for name in ("read by id", "create Patient", "CRUD mix", "transaction bundle (100 resources)"):
+        levels = result["workloads"][name]["levels"]
+        assert levels, name
+        assert all(level["requests"] > 0 for level in levels), name
+        assert all(level["errors"] == 0 for level in levels), (name, levels[0]["error_samples"])
+    raw = result["raw_postgres"]
+    assert raw["select"]["levels"][0]["req_per_s"] > 0
+    assert raw["bulk_copy"]["rows"] > 0
+    assert result["machine"]["cores"] >= 1
+    assert result["postgres"]["version"]
