@@ -27,6 +27,8 @@ from benhan.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("BENHAN_MODE", "test")
+# Reads are audited before the response in tests, so a test can look for its audit row at once (issue 4).
+os.environ.setdefault("BENHAN_AUDIT_READS", "wait")
 
 
 def _test_db_name() -> str:
@@ -82,7 +84,9 @@ async def truncate_all(pool: asyncpg.Pool) -> None:
         )
         if tables:
             names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+            # The audit log refuses TRUNCATE (issue 4); tests reset it as the superuser with triggers off.
+            await conn.execute(f"SET session_replication_role = replica; TRUNCATE {names} RESTART IDENTITY CASCADE;"
+                               " RESET session_replication_role")
 
 
 @pytest.fixture
@@ -113,10 +117,43 @@ async def app(db: asyncpg.Pool, database_url: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture
-async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: object, db: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    """Authenticated as a provincial system client (SMART ``system/*.cruds``): tests about something other
+    than access control use it; access tests use ``anon_client`` and sign in themselves (issue 4)."""
+    from tests.integration.access_support import system_token
+
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    headers = {"Authorization": f"Bearer {await system_token(db)}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as c:
+        yield c
+
+
+@pytest.fixture
+async def anon_client(app: object) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+def _with_bearer(asgi: object, token: str) -> object:
+    """Third-party FHIR clients in tests send no credentials: add a system token to every request."""
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            headers = [h for h in scope["headers"] if h[0].lower() != b"authorization"]  # type: ignore[attr-defined]
+            scope = {**scope, "headers": [*headers, (b"authorization", f"Bearer {token}".encode())]}
+        await asgi(scope, receive, send)  # type: ignore[operator]
+
+    return app
+
+
+async def _live_token(url: str) -> str:
+    from tests.integration.access_support import system_token
+
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=1)
+    try:
+        return await system_token(pool, seconds=3600)
+    finally:
+        await pool.close()
 
 
 def free_port() -> int:
@@ -131,7 +168,9 @@ def live_server(db: asyncpg.Pool, database_url: str) -> Iterator[str]:
     from benhan.app import create_app
 
     port = free_port()
-    config = uvicorn.Config(create_app(make_settings(), database_url=database_url), host="127.0.0.1",
+    application = _with_bearer(create_app(make_settings(), database_url=database_url), asyncio.run(
+        _live_token(database_url)))
+    config = uvicorn.Config(application, host="127.0.0.1",  # type: ignore[arg-type]
                             port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -7,18 +7,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from benhan import __version__, migrate
+from benhan.access import AccessControl, load_config
 from benhan.fhir.api import fhir_routes
+from benhan.fhir.storage.pg.audit import AuditLog
+from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool, ensure_database, start_embedded
 from benhan.kernel.logging import configure_logging
 from benhan.settings import Settings, get_settings
+from benhan.web.auth import AuthMiddleware, auth_routes, fhir_context
+from benhan.web.oauth import oauth_routes
+from benhan.web.routes import web_routes
+from benhan.web.session import Authenticator
 
 
 async def healthz(request: Request) -> Response:
@@ -54,11 +62,19 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             url = embedded.url
             await ensure_database(url)
         app.state.pool = await create_pool(url, settings.db_pool_min, settings.db_pool_max)
-        app.state.repo = PgRepository(app.state.pool)
+        # Issue 4: one policy point in the repository; read audits go through their own small pool so a
+        # saturated request pool can never block the audit writer.
+        audit_pool = await create_pool(url, 1, 2)
+        access = AccessControl(load_config(settings.access_policy_file))
+        audit_log = AuditLog(audit_pool, wait=settings.audit_reads == "wait")
+        app.state.repo = PgRepository(app.state.pool, access=access, audit=audit_log)
+        app.state.auth = Authenticator(IdentityStore(app.state.pool), access.config, audit_log)
         app.state.schema_head = migrate.head_revision()
         try:
             yield
         finally:
+            await audit_log.close()
+            await audit_pool.close()
             await app.state.pool.close()
             if embedded is not None:
                 embedded.stop()
@@ -68,15 +84,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         return repo
 
     async def get_ctx(request: Request) -> RequestContext:
-        # Identity and access control arrive with the access package (issue 4); until then the
-        # FHIR API runs with an anonymous context.
-        return RequestContext()
+        # Bearer token or session cookie (resolved by AuthMiddleware); neither → 401 (BH-4001).
+        return await fhir_context(request)
 
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         *fhir_routes(get_repo, get_ctx, settings.base_url, settings.max_body_bytes),
+        *auth_routes(),
+        *oauth_routes(),
+        *web_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AuthMiddleware)])
     app.state.settings = settings
     return app

@@ -82,6 +82,7 @@ def serve(
 def demo(
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     load_only: Annotated[bool, typer.Option("--load-only", help="Load demo data, do not serve")] = False,
+    patients: Annotated[int, typer.Option(help="Synthetic patients in the demo province")] = 300,
 ) -> None:
     """Migrate, load the demo province once, and serve http://127.0.0.1:8000."""
     os.environ.setdefault("BENHAN_MODE", "demo")
@@ -92,6 +93,9 @@ def demo(
     settings = get_settings()
     with database() as url:
         migrations.upgrade(url)
+        from benhan.synth.cli import run_demo_load
+
+        run_demo_load(url, patients=patients)
         if load_only:
             return
         typer.echo(
@@ -102,6 +106,69 @@ def demo(
             "  Stop   Ctrl-C\n"
         )
         _serve(url, "127.0.0.1", port, settings.workers)
+
+
+@app.command()
+def synth(
+    patients: Annotated[int, typer.Option(help="Number of patients")] = 100,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Write files to this folder")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="bundle (one transaction per patient) or ndjson")] = "bundle",
+    load: Annotated[bool, typer.Option("--load", help="Load into the database (COPY fast path)")] = False,
+    workers: Annotated[int, typer.Option(help="Loader processes")] = 2,
+) -> None:
+    """Generate synthetic patients with complete histories: files (Bundles or NDJSON) and/or a fast load."""
+    from benhan.synth.cli import run_synth
+
+    if out is None and not load:
+        raise typer.BadParameter("give --out DIR, --load, or both")
+    if load:
+        from benhan import migrate as migrations
+
+        with database() as url:
+            migrations.upgrade(url)
+            run_synth(url, patients=patients, seed=seed, out=out, fmt=fmt, load=True, workers=workers, as_of=None)
+    else:
+        run_synth(None, patients=patients, seed=seed, out=out, fmt=fmt, load=False, workers=workers, as_of=None)
+
+
+@app.command()
+def reindex(
+    workers: Annotated[int, typer.Option(help="extraction processes (0: one per CPU)")] = 0,
+    batch: Annotated[int, typer.Option(help="resources per COPY batch")] = 2000,
+) -> None:
+    """Rebuild the search index (after the extraction rules or search parameters change), with progress."""
+    from benhan import migrate as migrations
+    from benhan.cli_reindex import run_reindex
+
+    with database() as url:
+        migrations.upgrade(url)
+        run_reindex(url, workers, batch)
+
+
+terminology_app = typer.Typer(help="Code lists (ICD-10, ICD-9-CM, LOINC, administrative units, catalogues).")
+app.add_typer(terminology_app, name="terminology")
+
+
+@terminology_app.command("load")
+def terminology_load() -> None:
+    """Load the packaged code lists as CodeSystem and ValueSet resources (idempotent)."""
+    from benhan import migrate as migrations
+    from benhan.synth.cli import run_terminology_load
+
+    with database() as url:
+        migrations.upgrade(url)
+        run_terminology_load(url)
+
+
+def _register_access() -> None:
+    # benhan user | client | facility | department | audit | access (issue 4; benhan/cli_access.py)
+    from benhan.cli_access import register_access_commands
+
+    register_access_commands(app, database)
+
+
+_register_access()
 
 
 def main() -> None:

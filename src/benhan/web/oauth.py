@@ -13,240 +13,22 @@ the code, rotate the refresh token) — the single-use checks happen in those fi
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import orjson
-from authlib.oauth2 import AuthorizationServer, OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, OAuth2Request, grants
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
-from authlib.oauth2.rfc7009 import RevocationEndpoint
-from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from authlib.oauth2.rfc7636 import CodeChallenge
-from joserfc.jwk import KeySet
+from authlib.oauth2 import OAuth2Error
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from benhan.access import identity as ident
-from benhan.access.scopes import narrow
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 from benhan.web.auth import login_redirect, resolved_of
+from benhan.web.oauth_server import SIGNING_ALGS, BenhanAuthServer, OAuthRequest, Work
 from benhan.web.session import Authenticator
-
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-
-
-class _Payload(OAuth2Payload):  # type: ignore[misc]
-    def __init__(self, data: dict[str, str]) -> None:
-        self._data = data
-
-    @property
-    def data(self) -> dict[str, str]:
-        return self._data
-
-    @property
-    def datalist(self) -> dict[str, list[str]]:
-        return {k: [v] for k, v in self._data.items()}
-
-
-class _Request(OAuth2Request):  # type: ignore[misc]
-    def __init__(
-        self, method: str, uri: str, headers: dict[str, str], form: dict[str, str], args: dict[str, str]
-    ) -> None:
-        super().__init__(method, uri, headers=headers)
-        self._form, self._args = form, args
-        self.payload = _Payload({**args, **form})
-
-    @property
-    def form(self) -> dict[str, str]:
-        return self._form
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self._args
-
-
-class Client(ClientMixin):  # type: ignore[misc]
-    def __init__(self, row: Any) -> None:
-        self.row = row
-
-    def get_client_id(self) -> str:
-        return str(self.row["client_id"])
-
-    def get_default_redirect_uri(self) -> str | None:
-        uris = self.row["redirect_uris"]
-        return str(uris[0]) if uris else None
-
-    def get_allowed_scope(self, scope: str | None) -> str:
-        return narrow(scope, self.row["scope"]) if scope else str(self.row["scope"])
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in (self.row["redirect_uris"] or [])
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return bool(self.row["secret_hash"]) and ident.verify_password(self.row["secret_hash"], client_secret)
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return bool(method == self.row["auth_method"])
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in (self.row["grant_types"] or [])
-
-
-@dataclass
-class _Record:
-    """A code or refresh token row as Authlib sees it."""
-
-    row: Any
-
-    def get_redirect_uri(self) -> str:
-        return str(self.row["redirect_uri"])
-
-    def get_scope(self) -> str:
-        return str(self.row["scope"])
-
-    def check_client(self, client: Client) -> bool:
-        return bool(self.row["client_id"] == client.get_client_id())
-
-    @property
-    def code_challenge(self) -> str:
-        return str(self.row["code_challenge"])
-
-    @property
-    def code_challenge_method(self) -> str:
-        return str(self.row["code_challenge_method"])
-
-
-@dataclass
-class _Work:
-    """What Authlib asked for and decided during one request."""
-
-    clients: dict[str, Any] = field(default_factory=dict)
-    code: Any = None
-    refresh: Any = None
-    jti: str | None = None  # "client:jti" of a JWT assertion, recorded once the request succeeds
-    new_code: tuple[str, _Request] | None = None
-    tokens: list[tuple[dict[str, Any], _Request]] = field(default_factory=list)
-    use_code: bool = False
-    rotate: bool = False
-    revoke: bytes | None = None
-
-
-class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
-
-    def save_authorization_code(self, code: str, request: _Request) -> None:
-        self.server.work.new_code = (code, request)
-
-    def query_authorization_code(self, code: str, client: Client) -> _Record | None:
-        row = self.server.work.code
-        if row is None or row["client_id"] != client.get_client_id() or row["expires"] <= clock.now():
-            return None
-        return _Record(row)
-
-    def delete_authorization_code(self, authorization_code: _Record) -> None:
-        self.server.work.use_code = True
-
-    def authenticate_user(self, authorization_code: _Record) -> dict[str, Any]:
-        return {"user_id": authorization_code.row["user_id"]}
-
-
-class _RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
-    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: each refresh token is used once (OAuth 2.0 Security BCP)
-
-    def authenticate_refresh_token(self, refresh_token: str) -> _Record | None:
-        row = self.server.work.refresh
-        if row is None or row["revoked"] or (row["refresh_expires"] and row["refresh_expires"] <= clock.now()):
-            return None
-        return _Record(row)
-
-    def authenticate_user(self, credential: _Record) -> dict[str, Any]:
-        return {"user_id": credential.row["user_id"]}
-
-    def revoke_old_credential(self, credential: _Record) -> None:
-        self.server.work.rotate = True
-
-
-class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
-
-
-class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
-    CLIENT_AUTH_METHOD = "private_key_jwt"
-
-    def __init__(self, server: _Server) -> None:
-        super().__init__(leeway=30)
-        self.server = server
-
-    def get_audiences(self) -> list[str]:
-        return [self.server.token_url]
-
-    def validate_jti(self, claims: Any, jti: str) -> bool:
-        # Recorded (and a replay refused) when the request is applied: see ``_apply``.
-        self.server.work.jti = f"{claims['sub']}:{jti}"
-        return True
-
-    def resolve_client_public_key(self, client: Client) -> KeySet:
-        raw = client.row["jwks"]
-        return KeySet.import_key_set(orjson.loads(raw) if isinstance(raw, str | bytes) else raw)
-
-
-class _Revocation(RevocationEndpoint):  # type: ignore[misc]
-    CLIENT_AUTH_METHODS = AUTH_METHODS
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> _Record | None:
-        row = self.server.work.refresh
-        return _Record(row) if row is not None else None
-
-    def revoke_token(self, token: _Record, request: _Request) -> None:
-        self.server.work.revoke = ident.secret_hash(request.form.get("token", ""))
-
-
-class _Server(AuthorizationServer):  # type: ignore[misc]
-    def __init__(self, work: _Work, token_url: str, access_seconds: int) -> None:
-        super().__init__()
-        self.work, self.token_url = work, token_url
-        self.register_token_generator(
-            "default",
-            BearerTokenGenerator(
-                access_token_generator=lambda **_kw: ident.new_secret(),
-                refresh_token_generator=lambda **_kw: ident.new_secret(),
-                expires_generator=lambda _client, _grant: access_seconds,
-            ),
-        )
-        self.register_grant(_CodeGrant, [CodeChallenge(required=True)])
-        self.register_grant(_RefreshGrant)
-        self.register_grant(_ClientCredentials)
-        self.register_client_auth_method(_PrivateKeyJWT.CLIENT_AUTH_METHOD, _PrivateKeyJWT(self))
-        self.register_endpoint(_Revocation)
-
-    def query_client(self, client_id: str) -> Client | None:
-        row = self.work.clients.get(client_id)
-        return Client(row) if row is not None else None
-
-    def save_token(self, token: dict[str, Any], request: _Request) -> None:
-        self.work.tokens.append((token, request))
-
-    def create_oauth2_request(self, request: _Request) -> _Request:
-        return request
-
-    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
-        hdrs = dict(headers or [])
-        if status in (301, 302, 303):
-            return RedirectResponse(hdrs["Location"], status_code=302)
-        hdrs.pop("Content-Type", None)
-        return JSONResponse(body if body != "" else {}, status_code=status, headers=hdrs)
-
-    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 def _auth(request: Request) -> Authenticator:
@@ -266,9 +48,10 @@ def _uri(request: Request) -> str:
     return "https://" + url.split("://", 1)[1] if url.startswith("http://") else url
 
 
-async def _oauth_request(request: Request) -> _Request:
+async def _oauth_request(request: Request) -> OAuthRequest:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)} if request.method == "POST" else {}
-    return _Request(request.method, _uri(request), dict(request.headers), form, dict(request.query_params))
+    # Starlette's Headers: case-insensitive, as Authlib expects ("Authorization").
+    return OAuthRequest(request.method, _uri(request), request.headers, form, dict(request.query_params))
 
 
 def _basic_client(header: str) -> str:
@@ -290,7 +73,7 @@ def _assertion_sub(assertion: str) -> str:
     return str(claims.get("sub", "")) if isinstance(claims, dict) else ""
 
 
-async def _prefetch(auth: Authenticator, req: _Request, work: _Work, *, any_token: bool = False) -> None:
+async def _prefetch(auth: Authenticator, req: OAuthRequest, work: Work, *, any_token: bool = False) -> None:
     """Load what Authlib may ask for: the client(s) named, the code, the refresh (or any) token."""
     names = {
         req.form.get("client_id", ""),
@@ -310,9 +93,9 @@ async def _prefetch(auth: Authenticator, req: _Request, work: _Work, *, any_toke
         work.refresh = await lookup(ident.secret_hash(token))
 
 
-def _server(request: Request, work: _Work) -> _Server:
+def _server(request: Request, work: Work) -> BenhanAuthServer:
     seconds = _auth(request).cfg.tokens.get("access_seconds", 300)
-    return _Server(work, f"{_base(request)}/oauth2/token", seconds)
+    return BenhanAuthServer(work, f"{_base(request)}/oauth2/token", seconds)
 
 
 async def authorize(request: Request) -> Response:
@@ -320,7 +103,7 @@ async def authorize(request: Request) -> Response:
     resolved = resolved_of(request)
     if resolved is None or resolved.session_hash is None or resolved.ctx.user_id is None:
         return login_redirect(request)
-    req, work = await _oauth_request(request), _Work()
+    req, work = await _oauth_request(request), Work()
     if req.args.get("code_challenge_method") != "S256" or not req.args.get("code_challenge"):
         return JSONResponse({"error": "invalid_request", "error_description": "PKCE with S256 is required"}, 400)
     aud = req.args.get("aud")
@@ -357,7 +140,7 @@ async def authorize(request: Request) -> Response:
 
 
 async def token(request: Request) -> Response:
-    auth, work = _auth(request), _Work()
+    auth, work = _auth(request), Work()
     req = await _oauth_request(request)
     await _prefetch(auth, req, work)
     response: Response = _server(request, work).create_token_response(req)
@@ -373,7 +156,7 @@ async def token(request: Request) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-async def _apply(auth: Authenticator, work: _Work) -> bool:
+async def _apply(auth: Authenticator, work: Work) -> bool:
     """The single-use checks, atomically in the database: a code, a refresh token, a JWT id."""
     if work.use_code and work.code is not None and await auth.store.take_code(work.code["code_hash"]) is None:
         return False
@@ -386,7 +169,7 @@ async def _apply(auth: Authenticator, work: _Work) -> bool:
     return True
 
 
-async def _save_token(auth: Authenticator, body: dict[str, Any], treq: _Request, context: Any) -> RequestContext:
+async def _save_token(auth: Authenticator, body: dict[str, Any], treq: OAuthRequest, context: Any) -> RequestContext:
     now = clock.now()
     user = treq.user or {}
     refresh_days = auth.cfg.tokens.get("refresh_days", 30)
@@ -416,7 +199,7 @@ async def _save_token(auth: Authenticator, body: dict[str, Any], treq: _Request,
 
 
 async def revoke(request: Request) -> Response:
-    auth, work = _auth(request), _Work()
+    auth, work = _auth(request), Work()
     req = await _oauth_request(request)
     await _prefetch(auth, req, work, any_token=True)
     response: Response = _server(request, work).create_endpoint_response("revocation", req)
@@ -437,7 +220,7 @@ async def smart_configuration(request: Request) -> Response:
             "token_endpoint": f"{base}/oauth2/token",
             "revocation_endpoint": f"{base}/oauth2/revoke",
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384", "RS256", "ES256"],
+            "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
             "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],

@@ -9,6 +9,9 @@ from typing import Any, Protocol
 
 import orjson
 
+from benhan.fhir.search.query import SearchQuery
+from benhan.fhir.search.result import SearchResult
+from benhan.fhir.storage.access_types import AuditInfo, AuditRecord, Decision, Derived, Target, Visibility
 from benhan.kernel.context import RequestContext
 
 JsonObj = dict[str, Any]
@@ -52,6 +55,18 @@ class HistoryQuery:
     offset: int = 0
     #: upper bound fixed by the first page, so later pages neither skip nor repeat when writes happen
     snapshot: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EverythingQuery:
+    """Parameters of Patient/$everything (FHIR R4 patient-operation-everything.html)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    since: datetime | None = None
+    types: tuple[str, ...] = ()
+    count: int = 100
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,33 @@ class Repository(Protocol):
 
     async def history(self, ctx: RequestContext, query: HistoryQuery) -> HistoryPage: ...
 
+    async def search(self, ctx: RequestContext, query: SearchQuery) -> SearchResult:
+        """A FHIR search (one page), filtered by what ``ctx`` may see."""
+        ...
+
+    async def everything(self, ctx: RequestContext, patient_id: str, request: EverythingQuery) -> SearchResult:
+        """One page of Patient/$everything."""
+        ...
+
     async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
         """Search and return the matching current resources as dicts (for use-cases; no paging)."""
         ...
+
+
+class AccessPolicy(Protocol):
+    """The access policy the repository consults for every interaction (issue 4; ``benhan.access`` implements
+    it).  Pure: the repository fetches the facts, the policy decides and shapes the audit record."""
+
+    def decide(self, ctx: RequestContext, action: str, target: Target) -> Decision: ...
+
+    def visibility(
+        self, ctx: RequestContext, action: str, types: tuple[str, ...] | None
+    ) -> tuple[Visibility, tuple[str, ...]]:
+        """What a search/history of ``types`` (None: all) may see, and the types refused outright."""
+        ...
+
+    def derive(self, resource: JsonObj) -> Derived:
+        """Care links, Consent opt-outs and organisation-tree facts a write of ``resource`` maintains."""
+        ...
+
+    def audit(self, ctx: RequestContext, info: AuditInfo) -> AuditRecord: ...

@@ -10,12 +10,12 @@ from benhan.fhir.storage.pg.rows import to_stored
 from benhan.fhir.storage.protocol import HistoryPage, HistoryQuery
 from benhan.kernel.db import Conn
 
-COLS = "rid, type, id, version, last_updated, deleted, content"
+COLS = "rid, type, id, version, last_updated, deleted, patient_id, content"
 
 
-def _filters(query: HistoryQuery, rid: int | None) -> tuple[str, list[object]]:
+def _filters(query: HistoryQuery, rid: int | None, first: list[object]) -> tuple[str, list[object]]:
     clauses: list[str] = []
-    args: list[object] = []
+    args: list[object] = list(first)
     if rid is not None:
         args.append(rid)
         clauses.append(f"rid = ${len(args)}")
@@ -31,9 +31,16 @@ def _filters(query: HistoryQuery, rid: int | None) -> tuple[str, list[object]]:
     return (" AND ".join(clauses) or "true"), args
 
 
-async def history(conn: Conn, query: HistoryQuery, rid: int | None) -> HistoryPage:
-    where, args = _filters(query, rid)
+async def history(
+    conn: Conn, query: HistoryQuery, rid: int | None, access: str | None = None, access_args: list[object] | None = None
+) -> HistoryPage:
+    """``access``: the access predicate over alias ``r`` with ``$1..$k`` = ``access_args`` (issue 4)."""
+    where, args = _filters(query, rid, access_args or [])
     union = f"SELECT {COLS} FROM resource WHERE {where} UNION ALL SELECT {COLS} FROM resource_history WHERE {where}"
+    if access:
+        # Tombstones carry no patient; on instance history the instance decision already covered them.
+        tomb = "r.deleted OR " if rid is not None else ""
+        union = f"SELECT * FROM ({union}) r WHERE {tomb}{access}"
     if query.at is not None:
         # The version of each resource that was current at `_at`: the newest one not after it.
         args.append(query.at)

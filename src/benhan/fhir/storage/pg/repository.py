@@ -14,10 +14,23 @@ import asyncpg
 import jsonpatch
 import orjson
 
+from benhan.fhir.search.query import SearchQuery
+from benhan.fhir.search.result import SearchResult
+from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg import rows
+from benhan.fhir.storage.pg.audit import AuditLog
+from benhan.fhir.storage.pg.guard import Guard
 from benhan.fhir.storage.prepare import check_validation, stamp
-from benhan.fhir.storage.protocol import HistoryPage, HistoryQuery, JsonObj, StoredResource, WriteResult
+from benhan.fhir.storage.protocol import (
+    AccessPolicy,
+    EverythingQuery,
+    HistoryPage,
+    HistoryQuery,
+    JsonObj,
+    StoredResource,
+    WriteResult,
+)
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import Conn
@@ -28,10 +41,17 @@ from benhan.kernel.ids import is_valid_id, new_id
 class PgRepository:
     """Implements :class:`benhan.fhir.storage.protocol.Repository` on an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, *, validate: bool = True) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, validate: bool = True, access: AccessPolicy | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.pool = pool
         self.validate = validate
         self._conn: Conn | None = None
+        # The single policy point (issue 4): every method asks the guard; without ``access`` it only fetches.
+        self.access = access
+        self.audit = audit
+        self._guard = Guard(access, audit)
 
     # -- units of work -------------------------------------------------------------------------
     @asynccontextmanager
@@ -41,9 +61,11 @@ class PgRepository:
             yield self
             return
         async with self.pool.acquire() as conn, conn.transaction():
-            bound = PgRepository(self.pool, validate=self.validate)
+            bound = PgRepository(self.pool, validate=self.validate, access=self.access, audit=self.audit)
             bound._conn = conn
+            bound._guard.pending = []
             yield bound
+            await bound._guard.flush_pending(conn)  # the writes' audit records commit with them
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
@@ -64,20 +86,25 @@ class PgRepository:
     # -- reads ------------------------------------------------------------------------------------
     async def read(self, ctx: RequestContext, type_: str, id_: str) -> StoredResource:
         async with self._ro() as conn:
-            row = await rows.fetch_current(conn, type_, id_)
+            row = await self._guard.fetch(conn, ctx, "read", type_, id_)
         if row is None:
             raise BenhanError(ErrorCode.NOT_FOUND, f"{type_}/{id_} is not known")
         stored = rows.to_stored(row)
+        await self._guard.record(ctx, AuditInfo("read", type=type_, id=id_, version=stored.version,
+                                                patient_id=row.get("patient_id")))
         if stored.deleted:
             raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} was deleted", headers={"ETag": stored.etag})
         return stored
 
     async def vread(self, ctx: RequestContext, type_: str, id_: str, version: int) -> StoredResource:
         async with self._ro() as conn:
+            await self._guard.check_type(ctx, "vread", type_)
             row = await rows.fetch_version(conn, type_, id_, version)
+            glass = await self._guard.check_version(conn, ctx, type_, id_, row) if row is not None else False
         if row is None:
             raise BenhanError(ErrorCode.VERSION_NOT_FOUND, f"{type_}/{id_} has no version {version}")
         stored = rows.to_stored(row)
+        await self._guard.record(ctx, AuditInfo("vread", type=type_, id=id_, version=version, break_glass=glass))
         if stored.deleted:
             raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} version {version} is a deletion")
         return stored
@@ -85,25 +112,34 @@ class PgRepository:
     async def history(self, ctx: RequestContext, query: HistoryQuery) -> HistoryPage:
         async with self._ro() as conn:
             rid: int | None = None
+            if query.type:
+                await self._guard.check_type(ctx, "history", query.type)
             if query.type and query.id:
-                row = await rows.fetch_current(conn, query.type, query.id)
+                row = await self._guard.fetch(conn, ctx, "history", query.type, query.id)
                 if row is None:
                     raise BenhanError(ErrorCode.NOT_FOUND, f"{query.type}/{query.id} is not known")
                 rid = row["rid"]
-            return await history_sql.history(conn, query, rid)
+            access, args = self._guard.filter(ctx, "history", (query.type,) if query.type else None)
+            page = await history_sql.history(conn, query, rid, access, args)
+        await self._guard.record(ctx, AuditInfo(
+            "history", type=query.type, id=query.id,
+            returned=tuple(f"{e.type}/{e.id}/_history/{e.version}" for e in page.entries)))
+        return page
 
     async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
         from benhan.fhir.storage.pg.search import find_matches
 
         query = "&".join(f"{k}={v}" for k, v in params)
+        await self._guard.check_type(ctx, "search", type_)
         async with self._ro() as conn:
             matches = await find_matches(conn, type_, query)
-            if not matches:
-                return []
+            visible = await self._guard.visible(conn, ctx, type_, [m[0] for m in matches])
             found = await conn.fetch(
-                "SELECT content FROM resource WHERE rid = ANY($1::bigint[]) AND NOT deleted",
-                [m[0] for m in matches],
-            )
+                "SELECT type, id, content FROM resource WHERE rid = ANY($1::bigint[]) AND NOT deleted",
+                [m[0] for m in matches if m[0] in visible],
+            ) if visible else []
+        await self._guard.record(ctx, AuditInfo("search", type=type_, query=query,
+                                                returned=tuple(f"{r['type']}/{r['id']}" for r in found)))
         return [orjson.loads(r["content"]) for r in found]
 
     # -- writes -----------------------------------------------------------------------------------
@@ -116,18 +152,23 @@ class PgRepository:
         async with self._tx() as conn:
             if if_none_exist:
                 # FHIR R4 http.html#ccreate: one match → return it, several → 412, none → create.
-                existing = await self._single_match(conn, type_, if_none_exist)
+                existing = await self._single_match(conn, type_, if_none_exist, ctx)
                 if existing is not None:
                     row = await rows.fetch_current(conn, type_, existing)
                     assert row is not None
                     return WriteResult(rows.to_stored(row), created=False, existing=True)
-            return await self._insert(conn, resource, type_, assigned_id or new_id())
+            new = assigned_id or new_id()
+            await self._guard.check_new(conn, ctx, "create", {**resource, "id": new})
+            return await self._insert(conn, resource, type_, new, ctx)
 
     async def find_ids(self, ctx: RequestContext, type_: str, query: str) -> list[str]:
         from benhan.fhir.storage.pg.search import find_matches
 
+        await self._guard.check_type(ctx, "search", type_)
         async with self._ro() as conn:
-            return [m[1] for m in await find_matches(conn, type_, query)]
+            matches = await find_matches(conn, type_, query)
+            visible = await self._guard.visible(conn, ctx, type_, [m[0] for m in matches])
+            return [m[1] for m in matches if m[0] in visible]
 
     async def update(
         self, ctx: RequestContext, type_: str, id_: str, resource: JsonObj, *, if_match: int | None = None
@@ -136,36 +177,41 @@ class PgRepository:
             raise BenhanError(ErrorCode.INVALID_ID, f"{id_!r} is not a valid FHIR id")
         self._check(resource)
         async with self._tx() as conn:
-            current = await rows.lock_current(conn, type_, id_)
+            current = await self._guard.fetch(conn, ctx, "update", type_, id_, lock=True)
             if current is None:
                 if if_match is not None:
                     raise BenhanError(ErrorCode.VERSION_CONFLICT, f"{type_}/{id_} does not exist yet")
                 # FHIR R4 http.html#upsert: update-as-create with the client's id.
-                return await self._insert(conn, resource, type_, id_)
-            return await self._supersede(conn, current, resource, if_match)
+                await self._guard.check_new(conn, ctx, "create", {**resource, "id": id_})
+                return await self._insert(conn, resource, type_, id_, ctx)
+            await self._guard.check_new(conn, ctx, "update", {**resource, "id": id_}, current["rid"])
+            return await self._supersede(conn, current, resource, if_match, ctx, "update")
 
     async def conditional_update(
         self, ctx: RequestContext, type_: str, query: str, resource: JsonObj, *, if_match: int | None = None
     ) -> WriteResult:
         self._check(resource)
         async with self._tx() as conn:
-            found = await self._single_match(conn, type_, query)
+            found = await self._single_match(conn, type_, query, ctx)
             body_id = resource.get("id")
             if found is None:
                 # FHIR R4 http.html#cond-update: no match → create (with the body's id if given).
-                return await self._insert(conn, resource, type_, str(body_id) if body_id else new_id())
+                new = str(body_id) if body_id else new_id()
+                await self._guard.check_new(conn, ctx, "create", {**resource, "id": new})
+                return await self._insert(conn, resource, type_, new, ctx)
             if body_id and body_id != found:
                 raise BenhanError(ErrorCode.ID_MISMATCH, "The id in the body is not the id of the match")
-            current = await rows.lock_current(conn, type_, found)
+            current = await self._guard.fetch(conn, ctx, "update", type_, found, lock=True)
             assert current is not None
-            return await self._supersede(conn, current, resource, if_match)
+            await self._guard.check_new(conn, ctx, "update", {**resource, "id": found}, current["rid"])
+            return await self._supersede(conn, current, resource, if_match, ctx, "update")
 
     async def patch(
         self, ctx: RequestContext, type_: str, id_: str, patch: Any, content_type: str, *,
         if_match: int | None = None,
     ) -> WriteResult:
         async with self._tx() as conn:
-            current = await rows.lock_current(conn, type_, id_)
+            current = await self._guard.fetch(conn, ctx, "patch", type_, id_, lock=True)
             if current is None:
                 raise BenhanError(ErrorCode.NOT_FOUND, f"{type_}/{id_} is not known")
             if current["deleted"]:
@@ -174,29 +220,38 @@ class PgRepository:
             if patched.get("resourceType") != type_ or patched.get("id") != id_:
                 raise BenhanError(ErrorCode.PATCH_FAILED, "A patch may not change resourceType or id")
             self._check(patched)
-            return await self._supersede(conn, current, patched, if_match)
+            await self._guard.check_new(conn, ctx, "patch", patched, current["rid"])
+            return await self._supersede(conn, current, patched, if_match, ctx, "patch")
 
     async def delete(
         self, ctx: RequestContext, type_: str, id_: str, *, if_match: int | None = None
     ) -> StoredResource | None:
         async with self._tx() as conn:
-            current = await rows.lock_current(conn, type_, id_)
+            try:
+                current = await self._guard.fetch(conn, ctx, "delete", type_, id_, lock=True)
+            except BenhanError as err:
+                if err.error is ErrorCode.NOT_FOUND:
+                    return None  # hidden answers exactly like absent (the denial is audited)
+                raise
             if current is None:
                 return None
-            return await self._delete_row(conn, current, if_match)
+            return await self._delete_row(conn, current, if_match, ctx)
 
     async def conditional_delete(self, ctx: RequestContext, type_: str, query: str) -> int:
         from benhan.fhir.storage.pg.search import find_matches
 
         async with self._tx() as conn:
+            await self._guard.check_type(ctx, "search", type_)
             matches = await find_matches(conn, type_, query)
+            visible = await self._guard.visible(conn, ctx, type_, [m[0] for m in matches])
+            matches = [m for m in matches if m[0] in visible]
             if len(matches) > 1:
                 # FHIR R4 http.html#cdelete: this server deletes single matches only.
                 raise BenhanError(ErrorCode.MULTIPLE_MATCHES, f"{len(matches)} resources match; be more specific")
             for _rid, id_, _version in matches:
-                current = await rows.lock_current(conn, type_, id_)
+                current = await self._guard.fetch(conn, ctx, "delete", type_, id_, lock=True)
                 if current is not None:
-                    await self._delete_row(conn, current, None)
+                    await self._delete_row(conn, current, None, ctx)
             return len(matches)
 
     # -- internals ----------------------------------------------------------------------------
@@ -204,15 +259,20 @@ class PgRepository:
         if self.validate:
             check_validation(resource)
 
-    async def _single_match(self, conn: Conn, type_: str, query: str) -> str | None:
+    async def _single_match(self, conn: Conn, type_: str, query: str, ctx: RequestContext) -> str | None:
         from benhan.fhir.storage.pg.search import find_matches
 
         matches = await find_matches(conn, type_, query)
+        # Only what the context may see counts: a hidden match must not reveal itself.
+        visible = await self._guard.visible(conn, ctx, type_, [m[0] for m in matches])
+        matches = [m for m in matches if m[0] in visible]
         if len(matches) > 1:
             raise BenhanError(ErrorCode.MULTIPLE_MATCHES, f"{len(matches)} resources match {type_}?{query}")
         return matches[0][1] if matches else None
 
-    async def _insert(self, conn: Conn, resource: JsonObj, type_: str, id_: str) -> WriteResult:
+    async def _insert(
+        self, conn: Conn, resource: JsonObj, type_: str, id_: str, ctx: RequestContext | None = None
+    ) -> WriteResult:
         from benhan.fhir.search.extract import patient_compartment
         from benhan.fhir.storage.pg.index import write_index
 
@@ -221,10 +281,12 @@ class PgRepository:
         stored_json = orjson.loads(content)
         rid = await rows.insert_new(conn, type_, id_, when, patient_compartment(stored_json), content)
         await write_index(conn, rid, type_, stored_json)
+        await self._guard.written(conn, ctx, "create", rid, type_, id_, 1, stored_json)
         return WriteResult(StoredResource(type_, id_, 1, when, False, content), created=True)
 
     async def _supersede(
-        self, conn: Conn, current: asyncpg.Record, resource: JsonObj, if_match: int | None
+        self, conn: Conn, current: asyncpg.Record, resource: JsonObj, if_match: int | None,
+        ctx: RequestContext | None = None, action: str = "update",
     ) -> WriteResult:
         from benhan.fhir.search.extract import patient_compartment
         from benhan.fhir.storage.pg.index import write_index
@@ -240,10 +302,11 @@ class PgRepository:
         stored_json = orjson.loads(content)
         await rows.supersede(conn, current["rid"], version, when, False, patient_compartment(stored_json), content)
         await write_index(conn, current["rid"], type_, stored_json)
+        await self._guard.written(conn, ctx, action, current["rid"], type_, id_, version, stored_json)
         return WriteResult(StoredResource(type_, id_, version, when, False, content), created=bool(current["deleted"]))
 
     async def _delete_row(
-        self, conn: Conn, current: asyncpg.Record, if_match: int | None
+        self, conn: Conn, current: asyncpg.Record, if_match: int | None, ctx: RequestContext | None = None
     ) -> StoredResource:
         from benhan.fhir.storage.pg.index import delete_index
 
@@ -254,8 +317,44 @@ class PgRepository:
         version, when = current["version"] + 1, clock.now()
         await rows.supersede(conn, current["rid"], version, when, True, None, b"")
         await delete_index(conn, current["rid"])
+        await self._guard.written(conn, ctx, "delete", current["rid"], current["type"], current["id"], version, None)
         return StoredResource(current["type"], current["id"], version, when, True, b"")
 
+
+    # -- search ----------------------------------------------------------------------------------
+    async def search(self, ctx: RequestContext, query: SearchQuery) -> SearchResult:
+        """FHIR search; the access filter limits matches, totals, chains and includes alike."""
+        from benhan.fhir.storage.pg.search import search as run_search
+
+        for type_ in query.types:
+            await self._guard.check_type(ctx, "search", type_)
+        access, args = self._guard.filter(ctx, "search", query.types or None)
+        async with self._ro() as conn:
+            result = await run_search(conn, query, access_filter=access, access_args=args)
+        returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
+        await self._guard.record(ctx, AuditInfo("search", type=",".join(query.types) or None,
+                                                query="&".join(f"{k}={v}" for k, v in query.applied),
+                                                returned=returned))
+        return result
+
+    async def everything(self, ctx: RequestContext, patient_id: str, request: EverythingQuery) -> SearchResult:
+        """Patient/$everything: the patient's compartment plus what it refers to (one page)."""
+        from benhan.fhir.storage.pg.everything import everything
+
+        async with self._ro() as conn:
+            row = await self._guard.fetch(conn, ctx, "read", "Patient", patient_id)
+            if row is None or row["deleted"]:
+                raise BenhanError(ErrorCode.NOT_FOUND, f"Patient/{patient_id} is not known")
+            access, args = self._guard.filter(ctx, "search", None)
+            result = await everything(
+                conn, patient_id, request.start, request.end, request.since,
+                list(request.types) if request.types else None, request.count, request.offset,
+                access_filter=access, access_args=args,
+            )
+        returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
+        await self._guard.record(ctx, AuditInfo("operation", type="Patient", id=patient_id, patient_id=patient_id,
+                                                query="$everything", returned=returned))
+        return result
 
 def apply_json_patch(document: JsonObj, patch: Any) -> JsonObj:
     """RFC 6902 JSON Patch (FHIR R4 http.html#patch)."""

@@ -1,0 +1,139 @@
+"""AuditEvent content in the shape of IHE Basic Audit Log Patterns (BALP, profiles.ihe.net/ITI/BALP).
+
+Pure: the builder takes the request context and what happened, and returns canonical JSON bytes (sorted
+keys, so the hash chain is reproducible) with the columns the reports query.  Storage:
+``benhan.fhir.storage.pg.audit``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from benhan.fhir.storage.access_types import AuditInfo, AuditRecord
+from benhan.kernel.clock import fhir_instant
+from benhan.kernel.context import RequestContext
+
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
+RESTFUL = "http://hl7.org/fhir/restful-interaction"
+BENHAN_EVENT = "https://benhan.vn/fhir/CodeSystem/audit-event"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+OBJ_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
+OBJ_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
+PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+USER_AGENT_EXT = "https://benhan.vn/fhir/StructureDefinition/audit-user-agent"
+
+#: interaction → (AuditEvent.action, subtype system, subtype code)
+ACTIONS: dict[str, tuple[str, str, str]] = {
+    "read": ("R", RESTFUL, "read"), "vread": ("R", RESTFUL, "vread"), "history": ("R", RESTFUL, "history-instance"),
+    "search": ("E", RESTFUL, "search-type"), "create": ("C", RESTFUL, "create"), "update": ("U", RESTFUL, "update"),
+    "patch": ("U", RESTFUL, "patch"), "delete": ("D", RESTFUL, "delete"), "operation": ("E", RESTFUL, "operation"),
+    "export": ("R", BENHAN_EVENT, "export"), "print": ("R", BENHAN_EVENT, "print"),
+    "login": ("E", DCM, "110122"), "logout": ("E", DCM, "110123"), "login-failed": ("E", DCM, "110122"),
+    "break-glass": ("E", BENHAN_EVENT, "break-glass"), "token-issue": ("E", BENHAN_EVENT, "token-issue"),
+    "token-revoke": ("E", BENHAN_EVENT, "token-revoke"), "session-switch": ("E", BENHAN_EVENT, "session-switch"),
+}
+SECURITY_EVENTS = frozenset({"login", "logout", "login-failed", "token-issue", "token-revoke", "session-switch"})
+#: FHIR R4 valueset-audit-event-outcome: 0 success, 4 minor failure (denied), 8 serious failure (error)
+OUTCOMES = {"success": "0", "denied": "4", "failed": "8"}
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    out = {"system": system, "code": code}
+    if display:
+        out["display"] = display
+    return out
+
+
+def _agents(ctx: RequestContext) -> list[dict[str, Any]]:
+    person: dict[str, Any] = {"requestor": True, "type": {"coding": [_coding(PARTICIPATION, "IRCP")]}}
+    if ctx.practitioner_id:
+        person["who"] = {"reference": f"Practitioner/{ctx.practitioner_id}", "display": ctx.username}
+    else:
+        person["who"] = {"identifier": {"system": "https://benhan.vn/fhir/sid/user", "value": ctx.username or
+                                        ctx.client_id or "anonymous"}}
+    if ctx.user_id:
+        person["altId"] = ctx.user_id
+    if ctx.roles:
+        person["role"] = [{"coding": [_coding("https://benhan.vn/fhir/CodeSystem/staff-role", r)]}
+                          for r in sorted(ctx.roles)]
+    if ctx.remote_addr:
+        person["network"] = {"address": ctx.remote_addr, "type": "2"}
+    if ctx.user_agent:
+        person["extension"] = [{"url": USER_AGENT_EXT, "valueString": ctx.user_agent[:500]}]
+    agents = [person]
+    if ctx.client_id:
+        agents.append({"requestor": False, "type": {"coding": [_coding(DCM, "110150", "Application")]},
+                       "who": {"identifier": {"system": "https://benhan.vn/fhir/sid/oauth-client",
+                                              "value": ctx.client_id}}})
+    if ctx.facility_id:
+        # BALP: the organisation on whose behalf the user acts.
+        agents.append({"requestor": False, "type": {"coding": [_coding(PARTICIPATION, "PROV")]},
+                       "who": {"reference": f"Organization/{ctx.facility_id}"}})
+    return agents
+
+
+def _entities(info: AuditInfo) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if info.patient_id:
+        out.append({"what": {"reference": f"Patient/{info.patient_id}"}, "type": _coding(OBJ_TYPE, "1", "Person"),
+                    "role": _coding(OBJ_ROLE, "1", "Patient")})
+    if info.type and info.id:
+        ref = f"{info.type}/{info.id}" + (f"/_history/{info.version}" if info.version else "")
+        out.append({"what": {"reference": ref}, "type": _coding(OBJ_TYPE, "2", "System Object"),
+                    "role": _coding(OBJ_ROLE, "4", "Domain Resource")})
+    if info.query is not None:
+        out.append({"type": _coding(OBJ_TYPE, "2", "System Object"), "role": _coding(OBJ_ROLE, "24", "Query"),
+                    "query": base64.b64encode(info.query.encode()).decode(),
+                    "description": f"{info.type or ''}?{info.query}"[:1000]})
+    for ref in info.returned[:100]:
+        out.append({"what": {"reference": ref}, "type": _coding(OBJ_TYPE, "2", "System Object"),
+                    "role": _coding(OBJ_ROLE, "4", "Domain Resource")})
+    return out
+
+
+def audit_event(ctx: RequestContext, info: AuditInfo, now: datetime) -> dict[str, Any]:
+    """The AuditEvent resource (FHIR R4 auditevent.html, IHE BALP)."""
+    action, sub_system, sub_code = ACTIONS[info.action]
+    security = info.action in SECURITY_EVENTS
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": _coding(DCM, "110114", "User Authentication") if security else _coding(EVENT_TYPE, "rest"),
+        "subtype": [_coding(sub_system, sub_code, info.action)],
+        "action": action,
+        "recorded": fhir_instant(now),
+        "outcome": OUTCOMES[info.outcome],
+        "agent": _agents(ctx),
+        "source": {"observer": {"display": "benhan"}, "type": [_coding(SOURCE_TYPE, "4", "Application Server")]},
+    }
+    if ctx.facility_id:
+        event["source"]["site"] = f"Organization/{ctx.facility_id}"
+    if info.detail or info.outcome != "success":
+        event["outcomeDesc"] = info.detail or info.outcome
+    purposes = [_coding(ACT_REASON, ctx.purpose_of_use)]
+    if info.break_glass:
+        purposes.append(_coding(ACT_REASON, "BTG", "break the glass"))
+    event["purposeOfEvent"] = [{"coding": purposes, **({"text": ctx.break_glass_reason}
+                                                        if info.break_glass and ctx.break_glass_reason else {})}]
+    entities = _entities(info)
+    if entities:
+        event["entity"] = entities
+    if ctx.request_id:
+        event["extension"] = [{"url": "https://benhan.vn/fhir/StructureDefinition/request-id",
+                               "valueString": ctx.request_id}]
+    return event
+
+
+def audit_record(ctx: RequestContext, info: AuditInfo, now: datetime) -> AuditRecord:
+    content = orjson.dumps(audit_event(ctx, info, now), option=orjson.OPT_SORT_KEYS)
+    entity = tuple(f"{info.type}/{info.id}" for _ in (1,) if info.type and info.id)
+    return AuditRecord(
+        content=content, recorded=now, action=info.action, outcome=info.outcome, user_name=ctx.username,
+        user_id=ctx.user_id, client_id=ctx.client_id, facility_id=ctx.facility_id,
+        department_id=ctx.department_id, patient_id=info.patient_id, break_glass=info.break_glass, entity=entity,
+    )

@@ -1,0 +1,198 @@
+"""SQL for the access policy: the facts a decision needs, the predicate a search/history applies, and the
+access facts maintained in each write transaction (tables from migrations/versions/0003_identity_audit.py).
+
+The predicate and :func:`benhan.access.policy.decide` implement the same rules (docs/security.md); the
+authorization-matrix tests check both paths on every cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import orjson
+
+from benhan.fhir.storage.access_types import (
+    LEVEL_ASSIGNED,
+    LEVEL_DEPARTMENT,
+    LEVEL_FACILITY,
+    CareRelation,
+    Derived,
+    Target,
+    Visibility,
+    VisibilityRule,
+)
+from benhan.kernel.db import Conn
+
+_FACTS = """
+    LEFT JOIN LATERAL (
+        SELECT array_agg(d.facility_id) AS fac, array_agg(d.department_id) AS dep,
+               array_agg(d.practitioner_id) AS prac
+        FROM (SELECT DISTINCT facility_id, department_id, practitioner_id FROM care_relation
+              WHERE patient_id = {pid}) d
+    ) c ON true
+    LEFT JOIN LATERAL (SELECT array_agg(facility_id) AS blocks FROM consent_block WHERE patient_id = {pid}) b ON true
+    LEFT JOIN resource_origin o ON o.rid = {rid}
+"""
+FACT_COLS = "c.fac, c.dep, c.prac, b.blocks, o.facility_id AS origin"
+
+
+async def fetch_current_with_facts(conn: Conn, type_: str, id_: str, lock: bool = False) -> asyncpg.Record | None:
+    """The current row of ``type_/id_`` with the access facts of its patient, in one round trip."""
+    facts = _FACTS.format(pid="r.patient_id", rid="r.rid")
+    lock_sql = " FOR UPDATE OF r" if lock else ""
+    return await conn.fetchrow(
+        f"SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.patient_id, r.content, {FACT_COLS}"
+        f" FROM resource r {facts} WHERE r.type = $1 AND r.id = $2{lock_sql}", type_, id_,
+    )
+
+
+async def fetch_patient_facts(conn: Conn, patient_id: str, rid: int | None) -> asyncpg.Record:
+    facts = _FACTS.format(pid="$1", rid="$2")
+    row = await conn.fetchrow(f"SELECT {FACT_COLS} FROM (SELECT 1) one {facts}", patient_id, rid)
+    assert row is not None
+    return row
+
+
+def target_from(row: asyncpg.Record | None, type_: str, id_: str | None, patient_id: str | None) -> Target:
+    """A policy Target from a facts row (None: no facts, e.g. a non-compartment resource)."""
+    if row is None or patient_id is None:
+        return Target(type=type_, id=id_, patient_id=patient_id)
+    fac, dep, prac = row["fac"] or [], row["dep"] or [], row["prac"] or []
+    relations = tuple(CareRelation(patient_id, f, d, p) for f, d, p in zip(fac, dep, prac, strict=True))
+    return Target(
+        type=type_, id=id_, patient_id=patient_id, relations=relations,
+        consent_blocks=tuple(row["blocks"] or ()), origin_facility=row["origin"],
+    )
+
+
+def with_new_relations(target: Target, derived: Derived, units: dict[str, tuple[str, str | None]]) -> Target:
+    """The target as it will be once the write's own care links exist (an Encounter at my facility puts
+    the patient under my facility's care).  ``units``: organisation id → (kind, parent)."""
+    extra: list[CareRelation] = []
+    for link in derived.care:
+        if link.patient_id != target.patient_id:
+            continue
+        fac, dep = link.organization_id, None
+        kind, parent = units.get(link.organization_id or "", ("facility", None))
+        if kind == "department":
+            fac, dep = parent, link.organization_id
+        extra.append(CareRelation(link.patient_id, fac, dep, link.practitioner_id))
+    if not extra:
+        return target
+    return Target(target.type, target.id, target.patient_id, target.relations + tuple(extra),
+                  target.consent_blocks, target.origin_facility, target.exists)
+
+
+async def org_units(conn: Conn, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    if not ids:
+        return {}
+    rows = await conn.fetch("SELECT id, kind, parent_id FROM org_unit WHERE id = ANY($1::text[])", ids)
+    return {r["id"]: (r["kind"], r["parent_id"]) for r in rows}
+
+
+# -- the search/history predicate ---------------------------------------------------------------------
+class _Args:
+    def __init__(self, first: int) -> None:
+        self.first = first
+        self.values: list[Any] = []
+
+    def add(self, value: Any, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${self.first + len(self.values) - 1}{'::' + cast if cast else ''}"
+
+
+def _relation_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
+    if rule.min_level >= LEVEL_ASSIGNED or (rule.min_level >= LEVEL_DEPARTMENT and not vis.facility_id):
+        cond = f"c.practitioner_id = {a.add(vis.practitioner_id or '')}"
+    elif rule.min_level == LEVEL_DEPARTMENT:
+        cond = (f"((c.facility_id = {a.add(vis.facility_id)} AND c.department_id = {a.add(vis.department_id or '')})"
+                f" OR c.practitioner_id = {a.add(vis.practitioner_id or '')})")
+    elif rule.min_level == LEVEL_FACILITY:
+        cond = (f"(c.facility_id = {a.add(vis.facility_id or '')}"
+                f" OR c.practitioner_id = {a.add(vis.practitioner_id or '')})")
+    else:
+        return "true"
+    return f"EXISTS (SELECT 1 FROM care_relation c WHERE c.patient_id = r.patient_id AND {cond})"
+
+
+def _consent_sql(vis: Visibility, a: _Args) -> str:
+    """Consent opt-outs hide other facilities' resources (not the Patient) from the viewer's facility."""
+    fac = a.add(vis.facility_id or "")
+    return (f"NOT (r.type <> 'Patient' AND EXISTS (SELECT 1 FROM consent_block cb WHERE cb.patient_id = r.patient_id"
+            f" AND (cb.facility_id IS NULL OR cb.facility_id = {fac})) AND NOT EXISTS (SELECT 1 FROM resource_origin"
+            f" ro WHERE ro.rid = r.rid AND ro.facility_id = {fac}))")
+
+
+def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
+    types = f"r.type = ANY({a.add(sorted(rule.types), 'text[]')})"
+    if rule.patient_id is not None:
+        # SMART patient/ scope: only the launch patient's compartment (plus resources outside any compartment).
+        scope = f"(r.patient_id IS NULL OR r.patient_id = {a.add(rule.patient_id)})"
+        types = f"{types} AND {scope}"
+    granted = f"({_relation_sql(rule, vis, a)} AND {_consent_sql(vis, a)})"
+    if vis.glass_patients == ("*",):
+        granted = f"({granted} OR true)"
+    elif vis.glass_patients:
+        granted = f"({granted} OR r.patient_id = ANY({a.add(list(vis.glass_patients), 'text[]')}))"
+    return f"({types} AND (r.patient_id IS NULL OR {granted}))"
+
+
+def visibility_sql(vis: Visibility, first_arg: int = 1) -> tuple[str | None, list[Any]]:
+    """A predicate over alias ``r`` (a ``resource`` or history row with ``rid, type, patient_id``) and its
+    arguments numbered from ``$first_arg``; None when nothing is restricted."""
+    if vis.unrestricted:
+        return None, []
+    if not vis.rules:
+        return "false", []
+    a = _Args(first_arg)
+    return "(" + " OR ".join(_rule_sql(rule, vis, a) for rule in vis.rules) + ")", a.values
+
+
+async def visible_rids(conn: Conn, rids: list[int], vis: Visibility) -> set[int]:
+    sql, args = visibility_sql(vis, 2)
+    if sql is None:
+        return set(rids)
+    rows = await conn.fetch(f"SELECT r.rid FROM resource r WHERE r.rid = ANY($1::bigint[]) AND {sql}", rids, *args)
+    return {r["rid"] for r in rows}
+
+
+# -- maintenance in the write transaction ------------------------------------------------------------
+async def maintain(conn: Conn, rid: int, derived: Derived, origin_facility: str | None, deleted: bool = False) -> None:
+    """Replace the access facts a resource contributes (care links, opt-outs, tree node); one round trip."""
+    care = [] if deleted else list(derived.care)
+    blocks = [] if deleted else list(derived.consent_blocks)
+    org = None if deleted else derived.org
+    await conn.execute(
+        """
+        WITH d1 AS (DELETE FROM care_relation WHERE source_rid = $1),
+             d2 AS (DELETE FROM consent_block WHERE source_rid = $1),
+             d3 AS (DELETE FROM org_unit WHERE rid = $1 AND $7::text IS NULL),
+             og AS (INSERT INTO resource_origin SELECT $1, $10 WHERE $10::text IS NOT NULL ON CONFLICT DO NOTHING),
+             u AS (INSERT INTO org_unit (id, kind, parent_id, rid) SELECT $7, $8, $9, $1 WHERE $7::text IS NOT NULL
+                   ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id, rid = $1),
+             b AS (INSERT INTO consent_block SELECT $1, p, f FROM unnest($5::text[], $6::text[]) AS t(p, f))
+        INSERT INTO care_relation (source_rid, patient_id, facility_id, department_id, practitioner_id)
+        SELECT $1, t.p, CASE WHEN o.kind = 'department' THEN o.parent_id ELSE t.org END,
+               CASE WHEN o.kind = 'department' THEN t.org END, t.pr
+        FROM unnest($2::text[], $3::text[], $4::text[]) AS t(p, org, pr)
+        LEFT JOIN org_unit o ON o.id = t.org
+        """,
+        rid, [c.patient_id for c in care], [c.organization_id for c in care], [c.practitioner_id for c in care],
+        [b[0] for b in blocks], [b[1] for b in blocks],
+        org.id if org else None, org.kind if org else None, org.parent_id if org else None, origin_facility,
+    )
+
+
+async def rebuild_facts(conn: Conn, derive: Callable[[dict[str, Any]], Derived], types: frozenset[str]) -> int:
+    """Recompute the access facts of every current resource of ``types`` (after a bulk load that bypassed
+    the repository, e.g. COPY).  Organizations first, so departments resolve to their facility."""
+    done = 0
+    for group in (["Organization"], sorted(types - {"Organization"})):
+        rows = await conn.fetch(
+            "SELECT rid, content FROM resource WHERE type = ANY($1::text[]) AND NOT deleted ORDER BY rid", group)
+        for row in rows:
+            await maintain(conn, row["rid"], derive(orjson.loads(row["content"])), None)
+            done += 1
+    return done

@@ -1,0 +1,214 @@
+"""The audit log: append-only, hash-chained storage of AuditEvents (layout: migrations 0003).
+
+- Writes are audited in their own transaction (:func:`append` on the write's connection), so a write and
+  its audit record commit together or not at all.
+- Reads, searches and denials are audited through :class:`AuditLog`: an in-process queue flushed every
+  100 ms (and on shutdown) in one statement per batch, retried until stored (``wait=False``, the default);
+  or a group commit where each request waits until the batch holding its record is committed
+  (``wait=True``: nothing is lost even if the process dies, at a throughput cost: docs/security.md).
+- :func:`verify` recomputes every chain and names the first row whose hash does not match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+
+from benhan.fhir.storage.access_types import AuditRecord
+from benhan.kernel.db import Conn
+
+AUDIT_CHAINS = 8  # migrations/versions/0003_identity_audit.py
+log = logging.getLogger(__name__)
+
+
+async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
+    """Append ``records`` to one chain inside the caller's transaction."""
+    if not records:
+        return
+    chain = random.randrange(AUDIT_CHAINS) if chain is None else chain
+    await conn.execute(
+        "SELECT benhan_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        chain, [r.recorded for r in records], [r.action for r in records], [r.outcome for r in records],
+        [r.user_name for r in records], [r.user_id for r in records], [r.client_id for r in records],
+        [r.facility_id for r in records], [r.department_id for r in records], [r.patient_id for r in records],
+        [r.break_glass for r in records], [" ".join(r.entity) or None for r in records],
+        [r.content for r in records],
+    )
+
+
+class AuditLog:
+    """Durable, batched audit of reads: a group commit.  ``flushers`` tasks each hold one connection of a
+    dedicated pool (so a saturated request pool can never starve the audit) and append to their own chain;
+    while one waits for its commit (fsync), the next batch goes through another."""
+
+    def __init__(self, pool: asyncpg.Pool, flushers: int = 2, *, wait: bool = True, interval: float = 0.1) -> None:
+        self.pool = pool
+        self.flushers = flushers
+        #: wait=True: a request returns only after its record is committed (nothing lost, even on a crash);
+        #: wait=False: records are queued and flushed every ``interval`` seconds and on shutdown (a crash of
+        #: the process can lose the last ``interval`` of reads; much cheaper under load).
+        self.wait = wait
+        self.interval = interval
+        base = os.getpid() % AUDIT_CHAINS
+        self.chains = [(base + i) % AUDIT_CHAINS for i in range(flushers)]
+        self._queue: asyncio.Queue[tuple[list[AuditRecord], asyncio.Future[None]] | None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
+
+    async def record(self, records: list[AuditRecord]) -> None:
+        """Return once ``records`` are committed; raise if they could not be (the caller then fails)."""
+        if not records:
+            return
+        if self._closing:
+            async with self.pool.acquire() as conn:
+                await append(conn, records, self.chains[0])
+            return
+        if self._queue is None or not self._tasks or all(t.done() for t in self._tasks):
+            self._queue = asyncio.Queue()
+            self._tasks = [asyncio.get_running_loop().create_task(self._run(c)) for c in self.chains]
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((records, fut))
+        if self.wait:
+            await fut
+
+    async def _run(self, chain: int) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        while True:
+            first = await queue.get()
+            if first is None:
+                return
+            if not self.wait:
+                await asyncio.sleep(self.interval)  # gather a bigger batch: one statement, one commit
+            batch = [first]
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is None:
+                    queue.put_nowait(None)  # let this flusher finish the batch, then stop
+                    break
+                batch.append(item)
+            await self._flush(chain, batch)
+
+    async def _flush(self, chain: int, batch: list[tuple[list[AuditRecord], asyncio.Future[None]]]) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                # One statement = one transaction: a single round trip, committed (fsync) before we answer.
+                await append(conn, [r for recs, _f in batch for r in recs], chain)
+        except Exception as exc:
+            if self.wait:  # the waiting requests fail closed: no response without its audit
+                for _recs, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            # Nobody waits: keep the records and try again after the interval (the database may be back).
+            log.error("audit flush failed; retrying", extra={"records": len(batch), "error": type(exc).__name__})
+            assert self._queue is not None
+            for item in batch:
+                self._queue.put_nowait(item)
+            await asyncio.sleep(self.interval)
+            return
+        for _recs, fut in batch:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def close(self) -> None:
+        """Flush what is queued and stop (application shutdown)."""
+        self._closing = True
+        if self._queue is not None:
+            for _ in self._tasks:
+                self._queue.put_nowait(None)
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*self._tasks)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    #: (chain, seq) of the first row that breaks its chain
+    broken: tuple[int, int] | None = None
+    reason: str = ""
+
+
+def genesis(chain: int) -> bytes:
+    return hashlib.sha256(f"benhan-audit-genesis-{chain}".encode()).digest()
+
+
+def _columns_match(row: asyncpg.Record) -> bool:
+    """The query columns must say what the hashed content says (so a report cannot be misled)."""
+    event = orjson.loads(row["content"])
+    patients = [e["what"]["reference"][8:] for e in event.get("entity", [])
+                if e.get("role", {}).get("code") == "1" and "what" in e]
+    glass = any(c.get("code") == "BTG" for p in event.get("purposeOfEvent", []) for c in p.get("coding", []))
+    recorded = str(event.get("recorded", ""))[:19]
+    return bool(row["patient_id"] == (patients[0] if patients else None) and row["break_glass"] == glass
+                and recorded == row["recorded"].astimezone(UTC).isoformat()[:19])
+
+
+async def verify(conn: Conn) -> VerifyResult:
+    """Recompute each chain from its genesis; the first mismatch (hash, sequence gap or columns) is named."""
+    checked = 0
+    chains = [r["chain"] for r in await conn.fetch("SELECT DISTINCT chain FROM audit_log ORDER BY chain")]
+    for chain in chains:
+        prev, expected_seq = genesis(chain), 1
+        async with conn.transaction(readonly=True, isolation="repeatable_read"):
+            cursor = conn.cursor(
+                "SELECT chain, seq, hash, recorded, patient_id, break_glass, content FROM audit_log"
+                " WHERE chain = $1 ORDER BY seq", chain, prefetch=2000,
+            )
+            async for row in cursor:
+                checked += 1
+                where = (chain, row["seq"])
+                if row["seq"] != expected_seq:
+                    return VerifyResult(False, checked, where, f"row missing before seq {row['seq']}")
+                digest = hashlib.sha256(prev + row["seq"].to_bytes(8, "big", signed=True) + row["content"]).digest()
+                if digest != bytes(row["hash"]):
+                    return VerifyResult(False, checked, where, "hash does not match the content")
+                if not _columns_match(row):
+                    return VerifyResult(False, checked, where, "columns do not match the content")
+                prev, expected_seq = digest, expected_seq + 1
+        head = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE chain = $1", chain)
+        if head is not None and (head["seq"] != expected_seq - 1 or bytes(head["hash"]) != prev):
+            return VerifyResult(False, checked, (chain, expected_seq), "rows missing at the end of the chain")
+    return VerifyResult(True, checked)
+
+
+# -- reports (issue 4: "who viewed this record", the auditor's search, the break-the-glass review) -----------
+_REPORT_COLS = "recorded, action, outcome, user_name, user_id, client_id, facility_id, department_id, patient_id," \
+    " break_glass, entity"
+
+
+async def who_viewed(conn: Conn, patient_id: str, limit: int = 200) -> list[asyncpg.Record]:
+    """Accesses to one patient's record, newest first.  The caller decides who may ask (staff with access
+    to the patient now; the patient later)."""
+    return await conn.fetch(
+        f"SELECT {_REPORT_COLS} FROM audit_log WHERE patient_id = $1 ORDER BY recorded DESC LIMIT $2",
+        patient_id, limit,
+    )
+
+
+async def search_audit(
+    conn: Conn, *, user_name: str | None = None, patient_id: str | None = None, action: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, break_glass: bool | None = None,
+    facility_id: str | None = None, limit: int = 200,
+) -> list[asyncpg.Record]:
+    """The auditor's search by user, patient, action and time (and the head of department's review list:
+    ``break_glass=True, facility_id=...``)."""
+    filters = {"user_name = ": user_name, "patient_id = ": patient_id, "action = ": action,
+               "recorded >= ": since, "recorded < ": until, "break_glass = ": break_glass,
+               "facility_id = ": facility_id}
+    used = [(sql, value) for sql, value in filters.items() if value is not None]
+    where = " AND ".join(f"{sql}${i + 1}" for i, (sql, _v) in enumerate(used)) or "true"
+    return await conn.fetch(
+        f"SELECT {_REPORT_COLS} FROM audit_log WHERE {where} ORDER BY recorded DESC LIMIT {int(limit)}",
+        *[v for _s, v in used],
+    )

@@ -1,0 +1,204 @@
+"""SQL for identity: users and role grants, web sessions, OAuth2 clients, codes and tokens (migration 0003).
+
+Secrets (session ids, codes, tokens) are stored as SHA-256 hashes, passwords and client secrets as argon2id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from benhan.kernel.db import Conn
+
+
+class IdentityStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with self.pool.acquire() as conn:
+            result: str = await conn.execute(sql, *args)
+            return result
+
+    # -- users --------------------------------------------------------------------------------------
+    async def add_user(
+        self, user_id: str, username: str, password_hash: str, display_name: str, practitioner_id: str | None
+    ) -> None:
+        await self._execute(
+            "INSERT INTO app_user (id, username, password_hash, display_name, practitioner_id)"
+            " VALUES ($1, $2, $3, $4, $5)", user_id, username, password_hash, display_name, practitioner_id,
+        )
+
+    async def user_by_name(self, username: str) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM app_user WHERE lower(username) = lower($1)", username)
+
+    async def user_by_id(self, user_id: str) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM app_user WHERE id = $1", user_id)
+
+    async def list_users(self) -> list[asyncpg.Record]:
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(
+                "SELECT u.id, u.username, u.display_name, u.disabled, u.locked_until, u.totp_secret IS NOT NULL"
+                " AS totp, coalesce(array_agg(g.role || '@' || g.facility_id || CASE WHEN g.department_id <> ''"
+                " THEN '/' || g.department_id ELSE '' END) FILTER (WHERE g.role IS NOT NULL), '{}') AS grants"
+                " FROM app_user u LEFT JOIN user_grant g ON g.user_id = u.id GROUP BY u.id ORDER BY u.username"
+            )
+
+    async def set_disabled(self, user_id: str, disabled: bool) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE app_user SET disabled = $2 WHERE id = $1", user_id, disabled)
+            if disabled:  # a disabled user is logged out everywhere at once
+                await _end_everything(conn, user_id)
+
+    async def add_grant(self, user_id: str, role: str, facility_id: str, department_id: str | None) -> None:
+        await self._execute(
+            "INSERT INTO user_grant VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            user_id, role, facility_id, department_id or "",
+        )
+
+    async def grants(self, user_id: str) -> list[tuple[str, str, str | None]]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT role, facility_id, department_id FROM user_grant WHERE user_id = $1",
+                                    user_id)
+        return [(r["role"], r["facility_id"], r["department_id"] or None) for r in rows]
+
+    async def login_failed(self, user_id: str, locked_until: datetime | None) -> None:
+        await self._execute(
+            "UPDATE app_user SET failed_logins = failed_logins + 1, locked_until = $2 WHERE id = $1",
+            user_id, locked_until,
+        )
+
+    async def login_succeeded(self, user_id: str, totp_step: int | None) -> None:
+        await self._execute(
+            "UPDATE app_user SET failed_logins = 0, locked_until = NULL,"
+            " totp_last_step = coalesce($2, totp_last_step) WHERE id = $1", user_id, totp_step,
+        )
+
+    async def set_totp(self, user_id: str, secret: str | None) -> None:
+        await self._execute("UPDATE app_user SET totp_secret = $2, totp_last_step = NULL WHERE id = $1",
+                            user_id, secret)
+
+    async def set_password(self, user_id: str, password_hash: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE app_user SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+            await _end_everything(conn, user_id)
+
+    # -- sessions -------------------------------------------------------------------------------------
+    async def create_session(
+        self, id_hash: bytes, user_id: str, csrf: str, now: datetime, expires: datetime,
+        facility_id: str | None, department_id: str | None, remote_addr: str | None, user_agent: str | None,
+    ) -> None:
+        await self._execute(
+            "INSERT INTO auth_session (id_hash, user_id, csrf, created, last_seen, expires, facility_id,"
+            " department_id, remote_addr, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+            id_hash, user_id, csrf, now, expires, facility_id, department_id, remote_addr, user_agent,
+        )
+
+    async def load_session(self, id_hash: bytes) -> asyncpg.Record | None:
+        """The session with its user and grants, in one query (runs on every request)."""
+        return await self._fetchrow(
+            """SELECT s.*, u.username, u.practitioner_id, u.disabled,
+                      coalesce((SELECT array_agg(ARRAY[g.role, g.facility_id, g.department_id])
+                                FROM user_grant g WHERE g.user_id = u.id), '{}') AS grants
+               FROM auth_session s JOIN app_user u ON u.id = s.user_id WHERE s.id_hash = $1""", id_hash,
+        )
+
+    async def touch_session(self, id_hash: bytes, now: datetime) -> None:
+        await self._execute("UPDATE auth_session SET last_seen = $2 WHERE id_hash = $1", id_hash, now)
+
+    async def switch_session(self, id_hash: bytes, facility_id: str, department_id: str | None) -> None:
+        # Switching facility ends break-the-glass: it was granted for the work at the previous one.
+        await self._execute(
+            "UPDATE auth_session SET facility_id = $2, department_id = $3, btg_reason = NULL, btg_patient = NULL,"
+            " btg_until = NULL WHERE id_hash = $1", id_hash, facility_id, department_id,
+        )
+
+    async def break_glass(self, id_hash: bytes, reason: str, patient_id: str | None, until: datetime) -> None:
+        await self._execute(
+            "UPDATE auth_session SET btg_reason = $2, btg_patient = $3, btg_until = $4 WHERE id_hash = $1",
+            id_hash, reason, patient_id, until,
+        )
+
+    async def end_session(self, id_hash: bytes) -> None:
+        await self._execute("DELETE FROM auth_session WHERE id_hash = $1", id_hash)
+
+    async def end_everything(self, user_id: str) -> None:
+        """Logout everywhere: every session and every token of the user."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _end_everything(conn, user_id)
+
+    # -- OAuth2 clients, codes, tokens ------------------------------------------------------------
+    async def add_client(
+        self, client_id: str, name: str, secret_hash: str | None, jwks: str | None, auth_method: str,
+        redirect_uris: list[str], grant_types: list[str], scope: str, facility_id: str | None,
+    ) -> None:
+        await self._execute(
+            "INSERT INTO oauth_client (client_id, name, secret_hash, jwks, auth_method, redirect_uris, grant_types,"
+            " scope, facility_id) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)",
+            client_id, name, secret_hash, jwks, auth_method, redirect_uris, grant_types, scope, facility_id,
+        )
+
+    async def client(self, client_id: str) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM oauth_client WHERE client_id = $1 AND NOT disabled", client_id)
+
+    async def save_code(self, code_hash: bytes, values: dict[str, Any]) -> None:
+        cols = ["code_hash", *values]
+        marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+        await self._execute(f"INSERT INTO oauth_code ({', '.join(cols)}) VALUES ({marks})", code_hash,
+                            *values.values())
+
+    async def take_code(self, code_hash: bytes) -> asyncpg.Record | None:
+        """Codes are single use: taking one deletes it (RFC 6749 §4.1.2)."""
+        return await self._fetchrow("DELETE FROM oauth_code WHERE code_hash = $1 RETURNING *", code_hash)
+
+    async def peek_code(self, code_hash: bytes) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM oauth_code WHERE code_hash = $1", code_hash)
+
+    async def save_token(self, values: dict[str, Any]) -> None:
+        cols = list(values)
+        marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+        await self._execute(f"INSERT INTO oauth_token ({', '.join(cols)}) VALUES ({marks})", *values.values())
+
+    async def token_by_access(self, access_hash: bytes) -> asyncpg.Record | None:
+        """The token with its user and grants (runs on every API request)."""
+        return await self._fetchrow(
+            """SELECT t.*, u.username, u.practitioner_id, coalesce(u.disabled, false) OR c.disabled AS disabled,
+                      c.facility_id AS client_facility,
+                      coalesce((SELECT array_agg(ARRAY[g.role, g.facility_id, g.department_id])
+                                FROM user_grant g WHERE g.user_id = t.user_id), '{}') AS grants
+               FROM oauth_token t JOIN oauth_client c ON c.client_id = t.client_id
+               LEFT JOIN app_user u ON u.id = t.user_id WHERE t.access_hash = $1""", access_hash,
+        )
+
+    async def token_by_refresh(self, refresh_hash: bytes) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM oauth_token WHERE refresh_hash = $1", refresh_hash)
+
+    async def token_by_any(self, token_hash: bytes) -> asyncpg.Record | None:
+        return await self._fetchrow("SELECT * FROM oauth_token WHERE access_hash = $1 OR refresh_hash = $1",
+                                    token_hash)
+
+    async def revoke(self, token_hash: bytes) -> int:
+        """Revoke the token whose access or refresh secret hashes to ``token_hash`` (RFC 7009)."""
+        result = await self._execute(
+            "UPDATE oauth_token SET revoked = true WHERE (access_hash = $1 OR refresh_hash = $1) AND NOT revoked",
+            token_hash,
+        )
+        return int(result.split()[-1])
+
+    async def use_jti(self, jti: str, expires: datetime, now: datetime) -> bool:
+        """Record a client assertion id; False if it was seen before (replay, RFC 7523 §3)."""
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM oauth_jti WHERE expires < $1", now)
+            status = await conn.execute("INSERT INTO oauth_jti VALUES ($1, $2) ON CONFLICT DO NOTHING", jti, expires)
+        return status.endswith(" 1")
+
+
+async def _end_everything(conn: Conn, user_id: str) -> None:
+    await conn.execute("DELETE FROM auth_session WHERE user_id = $1", user_id)
+    await conn.execute("UPDATE oauth_token SET revoked = true WHERE user_id = $1 AND NOT revoked", user_id)

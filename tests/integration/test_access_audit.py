@@ -1,0 +1,169 @@
+"""Audit (issue 4): every interaction leaves a BALP AuditEvent; the log is append-only and hash-chained;
+``benhan audit verify`` finds a tampered row; the application role cannot change the log."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+from tests.integration.access_support import FJ, audit_rows, observation, patient
+from typer.testing import CliRunner
+
+from benhan.fhir.storage.pg.audit import verify
+
+
+def _cli(database_url: str, *args: str) -> Any:
+    from benhan.cli import app
+    from benhan.settings import get_settings
+
+    get_settings.cache_clear()
+    return CliRunner().invoke(app, list(args), env={"DATABASE_URL": database_url, "BENHAN_MODE": "test"})
+
+
+async def test_every_interaction_is_audited_with_balp_content(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    oid = (await client.post("/fhir/Observation", json=observation(pid), headers=FJ)).json()["id"]
+    await client.get(f"/fhir/Observation/{oid}")
+    await client.get(f"/fhir/Observation/{oid}/_history/1")
+    await client.get("/fhir/Observation", params={"subject": f"Patient/{pid}"})
+    await client.put(f"/fhir/Observation/{oid}", json=observation(pid, 38.1) | {"id": oid}, headers=FJ)
+    await client.delete(f"/fhir/Observation/{oid}")
+    rows = await audit_rows(db)
+    actions = [r["action"] for r in rows]
+    for expected in ("create", "read", "vread", "search", "update", "delete"):
+        assert expected in actions, expected
+    read = next(r for r in rows if r["action"] == "read")
+    event = orjson.loads(read["content"])
+    assert event["subtype"][0]["code"] == "read"
+    assert read["patient_id"] == pid
+    assert {"reference": f"Observation/{oid}/_history/1"} in [e.get("what") for e in event["entity"]]
+    search = next(orjson.loads(r["content"]) for r in rows if r["action"] == "search")
+    assert any(e.get("role", {}).get("code") == "24" for e in search["entity"])  # the query itself
+    async with db.acquire() as conn:
+        assert (await verify(conn)).ok
+
+
+async def test_writes_are_audited_in_their_transaction(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    bad = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": patient(), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": {"resourceType": "Observation"}, "request": {"method": "POST", "url": "Observation"}},
+    ]}
+    assert (await client.post("/fhir", json=bad, headers=FJ)).status_code >= 400
+    assert not await audit_rows(db, action="create")  # rolled back together with the writes
+    ok = {**bad, "entry": bad["entry"][:1]}
+    assert (await client.post("/fhir", json=ok, headers=FJ)).status_code == 200
+    assert len(await audit_rows(db, action="create")) == 1
+
+
+async def test_reads_under_concurrency_are_all_recorded(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    results = await asyncio.gather(*(client.get(f"/fhir/Patient/{pid}") for _ in range(40)))
+    assert all(r.status_code == 200 for r in results)
+    assert len(await audit_rows(db, action="read")) == 40
+    async with db.acquire() as conn:
+        result = await verify(conn)
+    assert result.ok
+    assert result.checked == 41
+
+
+async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: asyncpg.Pool,
+                                               database_url: str) -> None:
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    for _ in range(3):
+        await client.get(f"/fhir/Patient/{pid}")
+    intact = await asyncio.to_thread(_cli, database_url, "audit", "verify")
+    assert intact.exit_code == 0, intact.output
+    target = (await audit_rows(db, action="read"))[1]
+    async with db.acquire() as conn:
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await conn.execute("UPDATE audit_log SET user_name = 'x' WHERE chain = $1 AND seq = $2",
+                               target["chain"], target["seq"])
+        with pytest.raises(asyncpg.PostgresError, match="append-only"):
+            await conn.execute("DELETE FROM audit_log WHERE chain = $1", target["chain"])
+        # An attacker with superuser rights switches the triggers off and rewrites history.
+        forged = target["content"].replace(pid.encode(), b"someone-else")
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
+                               target["chain"], target["seq"], forged)
+    broken = await asyncio.to_thread(_cli, database_url, "audit", "verify")
+    assert broken.exit_code == 1
+    assert f"chain {target['chain']} seq {target['seq']}" in broken.output
+    async with db.acquire() as conn:  # put it back so later checks in this database stay meaningful
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
+                               target["chain"], target["seq"], target["content"])
+        assert (await verify(conn)).ok
+
+
+async def test_deleted_rows_break_the_chain(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    for _ in range(3):
+        await client.get(f"/fhir/Patient/{pid}")
+    victim = (await audit_rows(db, action="read"))[0]
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("DELETE FROM audit_log WHERE chain = $1 AND seq = $2", victim["chain"], victim["seq"])
+        result = await verify(conn)
+    assert not result.ok
+    assert result.broken is not None
+    assert result.broken[0] == victim["chain"]
+
+
+async def test_the_application_role_cannot_change_the_audit_log(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    await client.get("/fhir/metadata")
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    assert pid
+    async with db.acquire() as conn:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL ROLE benhan_app")
+            await conn.execute("SELECT 1 FROM audit_log LIMIT 1")  # reading is allowed (reports)
+        for sql in ("UPDATE audit_log SET outcome = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+                    "SET LOCAL session_replication_role = replica"):  # nor may it switch the triggers off
+            async with conn.transaction():
+                await conn.execute("SAVEPOINT before")
+                await conn.execute("SET LOCAL ROLE benhan_app")
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    await conn.execute(sql)
+                await conn.execute("ROLLBACK TO SAVEPOINT before")
+
+
+async def test_batched_read_audit_is_flushed_on_interval_and_shutdown(db: asyncpg.Pool) -> None:
+    from benhan.access.audit import audit_record
+    from benhan.fhir.storage.access_types import AuditInfo
+    from benhan.fhir.storage.pg.audit import AuditLog
+    from benhan.kernel import clock
+    from benhan.kernel.context import RequestContext
+
+    log = AuditLog(db, wait=False, interval=0.05)
+    ctx = RequestContext(client_id="c", username="c", scopes=frozenset({"system/*.rs"}))
+    await log.record([audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1"), clock.now())])
+    assert not await audit_rows(db, action="read")  # queued, not yet flushed: the request did not wait
+    await asyncio.sleep(0.3)
+    assert len(await audit_rows(db, action="read")) == 1
+    for i in range(5):
+        await log.record([audit_record(ctx, AuditInfo("read", type="Patient", id=f"q{i}"), clock.now())])
+    await log.close()  # shutdown flushes what is queued
+    assert len(await audit_rows(db, action="read")) == 6
+    async with db.acquire() as conn:
+        assert (await verify(conn)).ok
+
+
+async def test_reports_who_viewed_and_auditor_search(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    from benhan.fhir.storage.pg.audit import search_audit, who_viewed
+
+    pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+    await client.get(f"/fhir/Patient/{pid}")
+    async with db.acquire() as conn:
+        viewed = await who_viewed(conn, pid)
+        assert [r["action"] for r in viewed] == ["read", "create"]
+        reads = await search_audit(conn, patient_id=pid, action="read")
+        assert len(reads) == 1
+        assert reads[0]["client_id"] is not None
+        assert not await search_audit(conn, patient_id=pid, break_glass=True)
