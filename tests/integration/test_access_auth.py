@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,7 +148,12 @@ async def test_idle_timeout_and_logout_everywhere(app: Any, db: asyncpg.Pool, pr
         assert bearer.status_code == 401  # tokens of the user end too
 
 
-async def test_expired_and_revoked_tokens_and_scopes(anon_client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+async def test_expired_and_revoked_tokens_and_scopes(
+    anon_client: httpx.AsyncClient, db: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A revocation made by another process reaches this worker when its token cache entry lapses;
+    # with no cache lifetime that is at once (test_token_cache_* covers the cache itself).
+    monkeypatch.setattr("benhan.web.session.TOKEN_CACHE_TTL", timedelta(0))
     expired = await system_token(db, seconds=-1)
     assert (await anon_client.get("/fhir/Patient", headers={"Authorization": f"Bearer {expired}"})).status_code == 401
     narrow = await system_token(db, scope="system/Patient.rs")
@@ -261,3 +267,16 @@ async def test_smart_configuration(anon_client: httpx.AsyncClient) -> None:
     assert "private_key_jwt" in conf["token_endpoint_auth_methods_supported"]
     assert conf["token_endpoint"].endswith("/oauth2/token")
     assert "permission-v2" in conf["capabilities"]
+
+
+async def test_token_cache_forgets_on_logout_and_lapses(app: Any, anon_client: httpx.AsyncClient,
+                                                         db: asyncpg.Pool) -> None:
+    token = await system_token(db)
+    h = {"Authorization": f"Bearer {token}"}
+    assert (await anon_client.get("/fhir/Patient", headers=h)).status_code == 200
+    assert await IdentityStore(db).revoke(ident.secret_hash(token)) == 1
+    # another process revoked it: this worker still trusts its remembered check for a few seconds ...
+    assert (await anon_client.get("/fhir/Patient", headers=h)).status_code == 200
+    # ... until the entry lapses or is forgotten (revocation through this worker forgets at once)
+    app.state.auth.forget_tokens()
+    assert (await anon_client.get("/fhir/Patient", headers=h)).status_code == 401

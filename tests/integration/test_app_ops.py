@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -41,6 +42,16 @@ def test_cli_help_and_version() -> None:
     assert run_cli("version").stdout.startswith("benhan ")
 
 
+def migrate_three_at_once_then_again(url: str) -> None:
+    env = {**os.environ, "BENHAN_MODE": "test", "DATABASE_URL": url}
+    procs = [subprocess.Popen([BENHAN, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), results
+    again = run_cli("migrate", env={"DATABASE_URL": url})
+    assert again.returncode == 0, again.stderr
+
+
 async def test_migrate_is_idempotent_and_concurrent(database_url: str) -> None:
     scratch = database_url.rsplit("/", 1)[0] + "/benhan_migrate_race"
     if "?" in database_url:
@@ -50,13 +61,7 @@ async def test_migrate_is_idempotent_and_concurrent(database_url: str) -> None:
     await admin.execute('DROP DATABASE IF EXISTS "benhan_migrate_race" WITH (FORCE)')
     await admin.execute('CREATE DATABASE "benhan_migrate_race"')
     try:
-        env = {"DATABASE_URL": scratch}
-        procs = [subprocess.Popen([BENHAN, "migrate"], env={**os.environ, "BENHAN_MODE": "test", **env},
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-        results = [p.communicate(timeout=120) for p in procs]
-        assert all(p.returncode == 0 for p in procs), results
-        again = run_cli("migrate", env=env)
-        assert again.returncode == 0, again.stderr
+        await asyncio.to_thread(migrate_three_at_once_then_again, scratch)
         conn = await asyncpg.connect(scratch)
         try:
             assert await conn.fetchval("SELECT count(*) FROM alembic_version") == 1

@@ -1,13 +1,14 @@
 """What a route needs from the app: the repository and the request context (who acts).
 
-The identity helper (``benhan.web.auth``, issue 4) puts the signed-in user's context on the request; until it
-does, pages run with an anonymous demo context (the repository's policy decides what that may do).
+``benhan.web.auth`` puts the signed-in user's context on the request; every page and action then goes
+through the repository, whose policy decides what that user may see and do (issue 4).
 """
 
 from __future__ import annotations
 
-import uuid
+from urllib.parse import quote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from benhan.fhir.storage.protocol import Repository
@@ -20,20 +21,14 @@ def repo_of(request: Request) -> Repository:
 
 
 def ctx_of(request: Request) -> RequestContext:
-    found = request.scope.get("benhan.ctx") or getattr(request.state, "ctx", None)
+    """The signed-in caller's context (set by ``benhan.web.auth.AuthMiddleware`` from the session cookie or a
+    bearer token).  Anonymous visitors never reach a page: they are sent to the login page (an HTMX request
+    is told to navigate there with ``HX-Redirect``)."""
+    found = request.scope.get("benhan.ctx")
     if isinstance(found, RequestContext):
         return found
-    try:  # the auth helper's session, when it is installed
-        from benhan.web import auth  # type: ignore[attr-defined,unused-ignore]
-
-        getter = getattr(auth, "context_of", None) or getattr(auth, "request_context", None)
-        if getter is not None:
-            ctx = getter(request)
-            if isinstance(ctx, RequestContext):
-                return ctx
-    except ImportError:
-        pass
-    client = request.client.host if request.client else None
-    return RequestContext(username="web", purpose_of_use="TREAT").with_request(
-        remote_addr=client, user_agent=request.headers.get("user-agent"), request_id=str(uuid.uuid4())
-    )
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    location = f"/login?next={quote(target)}"
+    if request.headers.get("hx-request"):
+        raise HTTPException(401, headers={"HX-Redirect": location})
+    raise HTTPException(303, headers={"Location": location})

@@ -160,8 +160,11 @@ async def _apply(auth: Authenticator, work: Work) -> bool:
     """The single-use checks, atomically in the database: a code, a refresh token, a JWT id."""
     if work.use_code and work.code is not None and await auth.store.take_code(work.code["code_hash"]) is None:
         return False
-    if work.rotate and work.refresh is not None and not await auth.store.revoke(work.refresh["refresh_hash"]):
-        return False
+    if work.rotate and work.refresh is not None:
+        revoked = await auth.store.revoke(work.refresh["refresh_hash"])
+        auth.forget_tokens()
+        if not revoked:
+            return False
     if work.jti is not None:
         ttl = clock.now() + timedelta(minutes=10)
         if not await auth.store.use_jti(work.jti, ttl, clock.now()):
@@ -205,6 +208,7 @@ async def revoke(request: Request) -> Response:
     response: Response = _server(request, work).create_endpoint_response("revocation", req)
     if work.revoke is not None:
         await auth.store.revoke(work.revoke)
+        auth.forget_tokens()  # the hash may be a refresh token's: forget every remembered check
         who = RequestContext(username=work.refresh["client_id"], client_id=work.refresh["client_id"])
         await auth.audit(who, AuditInfo("token-revoke"))
     return response

@@ -21,6 +21,10 @@ from benhan.kernel.context import RequestContext
 
 SESSION_COOKIE = "benhan_session"
 TOUCH_EVERY = timedelta(seconds=60)  # idle tracking without a write on every request
+#: A bearer token's check is remembered this long per worker process, saving a query on every API call.
+#: Revocation and logout act at once on the worker that performs them and within this time on the others.
+TOKEN_CACHE_TTL = timedelta(seconds=5)
+TOKEN_CACHE_MAX = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,17 @@ class Authenticator:
         self.store = store
         self.cfg = cfg
         self.audit_log = audit
+        #: access-token hash -> (view, user id, remembered until)
+        self._tokens: dict[bytes, tuple[ident.TokenView, str | None, datetime]] = {}
+
+    def forget_tokens(self, token_hash: bytes | None = None, user_id: str | None = None) -> None:
+        """Drop remembered token checks (after a revocation or a logout everywhere)."""
+        if token_hash is None and user_id is None:
+            self._tokens.clear()
+            return
+        for key, (_view, uid, _until) in list(self._tokens.items()):
+            if key == token_hash or (user_id is not None and uid == user_id):
+                del self._tokens[key]
 
     async def audit(self, ctx: RequestContext, info: AuditInfo) -> None:
         if self.audit_log is not None:
@@ -158,8 +173,13 @@ class Authenticator:
         return Resolved(_with_request(ident.session_context(view), who), row["csrf"], id_hash)
 
     async def from_bearer(self, token: str, who: RequestContext) -> Resolved | None:
-        row = await self.store.token_by_access(ident.secret_hash(token))
-        if row is None or row["revoked"] or row["expires"] <= clock.now() or row["disabled"]:
+        token_hash, now = ident.secret_hash(token), clock.now()
+        cached = self._tokens.get(token_hash)
+        if cached is not None and cached[2] > now:
+            return Resolved(_with_request(ident.token_context(cached[0]), who))
+        row = await self.store.token_by_access(token_hash)
+        if row is None or row["revoked"] or row["expires"] <= now or row["disabled"]:
+            self._tokens.pop(token_hash, None)
             return None
         view = ident.TokenView(
             client_id=row["client_id"],
@@ -172,6 +192,9 @@ class Authenticator:
             department_id=row["department_id"],
             patient_id=row["patient_id"],
         )
+        if len(self._tokens) >= TOKEN_CACHE_MAX:
+            self._tokens.clear()
+        self._tokens[token_hash] = (view, row["user_id"], min(now + TOKEN_CACHE_TTL, row["expires"]))
         return Resolved(_with_request(ident.token_context(view), who))
 
     # -- session changes --------------------------------------------------------------------------
@@ -205,6 +228,7 @@ class Authenticator:
     async def logout(self, resolved: Resolved, everywhere: bool) -> None:
         if everywhere and resolved.ctx.user_id:
             await self.store.end_everything(resolved.ctx.user_id)
+            self.forget_tokens(user_id=resolved.ctx.user_id)
         elif resolved.session_hash is not None:
             await self.store.end_session(resolved.session_hash)
         await self.audit(resolved.ctx, AuditInfo("logout", detail="everywhere" if everywhere else None))

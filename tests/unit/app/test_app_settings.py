@@ -35,3 +35,12 @@ def test_settings_file(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> Non
     s = Settings(_env_file=f)  # type: ignore[call-arg]
     assert s.workers == 3
     assert s.effective_log_format == "json"
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    from alembic.script import ScriptDirectory
+
+    from benhan import migrate
+
+    script = ScriptDirectory.from_config(migrate.alembic_config("unused"))
+    assert migrate.head_revision() == script.get_current_head()

@@ -1,15 +1,46 @@
 """Web routes by area; ``web_routes()`` is what ``create_app`` mounts. To add a screen: a module here with a
-``routes()`` list, its templates under ``templates/pages`` (and ``partials`` for HTMX swaps), then add it below."""
+``routes()`` list, its templates under ``templates/pages`` (and ``partials`` for HTMX swaps), then add it below.
+
+Every clinical screen requires a signed-in user: :func:`signed_in` wraps each endpoint of the areas below,
+so a new screen cannot forget it (``common`` holds the public ones: home, language, static files)."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import functools
+from collections.abc import Awaitable, Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from benhan.web.deps import ctx_of
 from benhan.web.routes import adt, board, chart, common, emar, orders, papers, reception, summary
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def signed_in(endpoint: Endpoint) -> Endpoint:
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        ctx_of(request)  # sends anonymous visitors to /login
+        return await endpoint(request)
+
+    return guarded
+
+
+def _guard(routes: list[BaseRoute]) -> list[BaseRoute]:
+    out: list[BaseRoute] = []
+    for r in routes:
+        if isinstance(r, Route):
+            out.append(Route(r.path, signed_in(r.endpoint), methods=list(r.methods or []), name=r.name))
+        else:
+            out.append(r)
+    return out
 
 
 def web_routes() -> list[BaseRoute]:
-    return [
-        *common.routes(), *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
+    clinical = [
+        *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
         *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
     ]
+    return [*common.routes(), *_guard(clinical)]

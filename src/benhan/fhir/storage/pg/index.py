@@ -37,8 +37,9 @@ TableRows = dict[str, list[tuple[Any, ...]]]
 _TSV = "CASE WHEN {0} = '' THEN NULL ELSE to_tsvector('simple', {0}) END"
 
 
-def _write_sql() -> str:
-    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES if t != "sp_text"]
+def _write_sql(fresh: bool = False) -> str:
+    """The one-statement index writer; ``fresh``: a new resource, which has no earlier rows to delete."""
+    ctes = [] if fresh else [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES if t != "sp_text"]
     n = 2
     for table, cols, types in _LAYOUT:
         args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(types))
@@ -46,7 +47,8 @@ def _write_sql() -> str:
         n += len(types)
     # sp_text has one row per resource, and none when there is no text: upsert or delete.
     narrative, content = f"${n}::text", f"${n + 1}::text"
-    ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = $1 AND {narrative} = '' AND {content} = '')")
+    if not fresh:
+        ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = $1 AND {narrative} = '' AND {content} = '')")
     ctes.append(
         f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
         f"{_TSV.format(content)} WHERE {narrative} <> '' OR {content} <> '' ON CONFLICT (rid) DO UPDATE "
@@ -56,6 +58,7 @@ def _write_sql() -> str:
 
 
 _WRITE_SQL = _write_sql()
+_INSERT_SQL = _write_sql(fresh=True)
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -74,9 +77,12 @@ def _arguments(rows: IndexRows) -> list[Any]:
     return args
 
 
-async def write_index(conn: Conn, rid: int, resource_type: str, resource: dict[str, Any]) -> None:
-    """Replace all index rows of ``rid`` with those of ``resource`` (one round trip)."""
-    await conn.execute(_WRITE_SQL, rid, *_arguments(extract(resource_type, resource)))
+async def write_index(
+    conn: Conn, rid: int, resource_type: str, resource: dict[str, Any], *, fresh: bool = False
+) -> None:
+    """Replace all index rows of ``rid`` with those of ``resource`` (one round trip); ``fresh`` skips the
+    deletes for a resource created in this transaction."""
+    await conn.execute(_INSERT_SQL if fresh else _WRITE_SQL, rid, *_arguments(extract(resource_type, resource)))
 
 
 async def delete_index(conn: Conn, rid: int) -> None:

@@ -60,14 +60,13 @@ async def _build_indexes(pool: asyncpg.Pool, defs: list[tuple[str, str, str]]) -
     gate = asyncio.Semaphore(2)
 
     async def build(table: str) -> None:
-        async with gate, pool.acquire() as conn:
-            # SET LOCAL: pooled connections are never reset (kernel.db), so no session state may leak.
-            async with conn.transaction():
-                await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                await conn.execute(f"ALTER TABLE {table}{_NEW} SET LOGGED")
-                for _t, name, ddl in (d for d in defs if d[0] == table):
-                    ddl = ddl.replace(f"INDEX {name} ON", f"INDEX {name}{_NEW} ON", 1)
-                    await conn.execute(ddl.replace(f".{table} ", f".{table}{_NEW} ", 1))
+        # SET LOCAL: pooled connections are never reset (kernel.db), so no session state may leak.
+        async with gate, pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            await conn.execute(f"ALTER TABLE {table}{_NEW} SET LOGGED")
+            for _t, name, ddl in (d for d in defs if d[0] == table):
+                ddl = ddl.replace(f"INDEX {name} ON", f"INDEX {name}{_NEW} ON", 1)
+                await conn.execute(ddl.replace(f".{table} ", f".{table}{_NEW} ", 1))
 
     await asyncio.gather(*(build(t) for t in INDEX_TABLES if t != "sp_text"))
     async with pool.acquire() as conn:

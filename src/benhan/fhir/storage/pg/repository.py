@@ -280,7 +280,7 @@ class PgRepository:
         content = stamp(resource, type_, id_, 1, when)
         stored_json = orjson.loads(content)
         rid = await rows.insert_new(conn, type_, id_, when, patient_compartment(stored_json), content)
-        await write_index(conn, rid, type_, stored_json)
+        await write_index(conn, rid, type_, stored_json, fresh=True)
         await self._guard.written(conn, ctx, "create", rid, type_, id_, 1, stored_json)
         return WriteResult(StoredResource(type_, id_, 1, when, False, content), created=True)
 

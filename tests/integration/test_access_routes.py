@@ -1,0 +1,48 @@
+"""Walk every route of the app: without credentials nothing but the public pages answers with content.
+
+Together with the import-linter contract "single policy point", this shows that no route or page reaches
+clinical data around the repository's policy (issue 4)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+from starlette.routing import Mount, Route
+
+PUBLIC = re.compile(
+    r"^/(healthz|readyz|login|lang/.*|static/.*|\.well-known/.*|oauth2/.*|fhir/metadata)$"
+)
+DENIED = {401, 403, 404, 405}
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+
+
+def all_routes(app: Any) -> list[tuple[str, set[str]]]:
+    out: list[tuple[str, set[str]]] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            out.append((route.path, set(route.methods or {"GET"})))
+        elif isinstance(route, Mount):
+            out.append((route.path + "/x", {"GET"}))
+    return out
+
+
+async def test_every_route_refuses_anonymous_callers(app: Any, anon_client: httpx.AsyncClient) -> None:
+    routes = all_routes(app)
+    assert len(routes) > 30
+    checked = 0
+    for path, methods in routes:
+        url = concrete(path)
+        if PUBLIC.match(url) or url == "/":
+            continue
+        for method in sorted(methods - {"HEAD", "OPTIONS"}):
+            resp = await anon_client.request(method, url, follow_redirects=False)
+            redirect = resp.status_code in (302, 303, 307) and "/login" in resp.headers.get("location", "")
+            assert redirect or resp.status_code in DENIED, (method, url, resp.status_code, resp.text[:200])
+            assert "Nguyễn" not in resp.text
+            checked += 1
+    assert checked > 30
