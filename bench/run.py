@@ -212,7 +212,8 @@ class Bench:
             return
         figures = {}
         for flag in ("false", "true"):
-            cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag})
+            # Both runs in test mode: production refuses audit off, and the two must differ only in audit.
+            cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"})
             with self.server(cfg) as srv:
                 figures[flag] = self.load(srv, "get", (32,), self.mode.duration, params=self.read_params())
         self.results["workloads"]["read by id, audit off"] = figures["false"]

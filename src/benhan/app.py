@@ -67,8 +67,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         audit_pool = await create_pool(url, 1, 2)
         access = AccessControl(load_config(settings.access_policy_file))
         audit_log = AuditLog(audit_pool, wait=settings.audit_reads == "wait")
-        app.state.repo = PgRepository(app.state.pool, access=access, audit=audit_log)
-        app.state.auth = Authenticator(IdentityStore(app.state.pool), access.config, audit_log)
+        read_audit = audit_log if settings.audit_enabled else None  # off: benchmarks only (settings)
+        app.state.repo = PgRepository(app.state.pool, access=access, audit=read_audit)
+        app.state.auth = Authenticator(
+            IdentityStore(app.state.pool), access.config, audit_log, demo_logins=settings.mode == "demo"
+        )
         app.state.schema_head = migrate.head_revision()
         try:
             yield

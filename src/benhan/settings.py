@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     #: read/search audit: "batch" (queued, flushed every 100 ms and on shutdown) or "wait" (each response
     #: waits for its audit commit: nothing lost even if the process dies; slower) — docs/security.md
     audit_reads: Literal["batch", "wait"] = "batch"
+    #: False only to measure the audit's cost (bench/, issue 8): reads and searches are then not audited
+    #: (writes always are).  Refused in production mode.
+    audit_enabled: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -48,6 +51,8 @@ class Settings(BaseSettings):
             )
         if self.mode == "production" and len(self.secret_key) < 32:
             raise ValueError("BENHAN_SECRET_KEY must be at least 32 characters")
+        if self.mode == "production" and not self.audit_enabled:
+            raise ValueError("BENHAN_AUDIT_ENABLED=false is for benchmarks only; it is refused in production")
         return self
 
     @property

@@ -44,3 +44,9 @@ def test_head_revision_agrees_with_alembic() -> None:
 
     script = ScriptDirectory.from_config(migrate.alembic_config("unused"))
     assert migrate.head_revision() == script.get_current_head()
+
+
+def test_audit_cannot_be_switched_off_in_production() -> None:
+    with pytest.raises(ValidationError, match="benchmarks only"):
+        Settings(mode="production", secret_key="k" * 40, audit_enabled=False)
+    assert Settings(mode="test", audit_enabled=False).audit_enabled is False

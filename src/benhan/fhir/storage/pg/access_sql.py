@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from benhan.fhir.model.resource_types import RESOURCE_TYPES
 from benhan.fhir.storage.access_types import (
     LEVEL_ASSIGNED,
     LEVEL_DEPARTMENT,
@@ -126,7 +127,8 @@ def _consent_sql(vis: Visibility, a: _Args) -> str:
 
 
 def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
-    types = f"r.type = ANY({a.add(sorted(rule.types), 'text[]')})"
+    # A rule over every type needs no type test (and the planner is spared a 146-element array).
+    types = "true" if rule.types >= RESOURCE_TYPES else f"r.type = ANY({a.add(sorted(rule.types), 'text[]')})"
     if rule.patient_id is not None:
         # SMART patient/ scope: only the launch patient's compartment (plus resources outside any compartment).
         scope = f"(r.patient_id IS NULL OR r.patient_id = {a.add(rule.patient_id)})"

@@ -10,6 +10,7 @@ through a chain. Matching rules: FHIR R4 search.html (#string #token #date #numb
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -122,10 +123,34 @@ class Sql:
         if p.type == "reference" and test.modifier == "identifier":
             table, suffix = "sp_token", "identifier"
         ors = " OR ".join(f"({self._value(p, test.modifier, v)})" for v in test.values)
+        hint = self._compartment_hint(rtype, p, test) if p.type == "reference" else ""
         if test.modifier in ("not", "not-in"):
             return (f"NOT EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND {self.params(p, suffix)} "
                     f"AND ({ors}))")
-        return f"r.rid IN (SELECT x.rid FROM {table} x WHERE {self.params(p, suffix)} AND ({ors}))"
+        return f"{hint}r.rid IN (SELECT x.rid FROM {table} x WHERE {self.params(p, suffix)} AND ({ors}))"
+
+    def _compartment_hint(self, rtype: str, p: SearchParam, test: ParamTest) -> str:
+        """``r.patient_id = …`` in front of a patient reference test, when it cannot change the result.
+
+        ``resource.patient_id`` is the Patient named by the type's first compartment parameter
+        (extract.patient_compartment).  When the tested parameter reads that same single-valued element,
+        every match has ``patient_id`` equal to the referenced Patient, so the redundant predicate only
+        hands the planner the indexed, well-estimated ``resource_patient`` path (no plan that scans a
+        whole category when statistics lag behind a bulk load)."""
+        if test.modifier not in (None, "Patient") or not _single_compartment_param(rtype, p):
+            return ""
+        ids: list[str] = []
+        for v in test.values:
+            text = v.text
+            if "://" in text or text.startswith("urn:"):
+                return ""
+            typ, _, ident = text.rpartition("/")
+            if typ and typ.rsplit("/", 1)[-1] != "Patient":
+                return ""
+            if not typ and test.modifier is None and p.targets != ("Patient",):
+                return ""
+            ids.append(ident)
+        return f"r.patient_id = ANY({self.arg(ids, 'text[]')}) AND " if ids else ""
 
     def _composite(self, p: SearchParam, test: ParamTest) -> str:
         """search.html#composite ``[system|]code$value``: rows of the value's table under
@@ -295,3 +320,24 @@ def _prefixed(param: SearchParam, text: str) -> Value:
     if param.type in ("date", "number", "quantity") and text[:2] in PREFIXES:
         return Value(text[:2], text[2:])
     return Value("eq", text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _single_compartment_param(rtype: str, p: SearchParam) -> bool:
+    """Whether ``p`` reads the single-valued element of ``rtype``'s first Patient-compartment parameter."""
+    from benhan.fhir.model.definitions import MODEL
+
+    def storage_of(param: SearchParam | None) -> SearchParam | None:
+        return registry.lookup(rtype, param.stored[0]) if param is not None and param.stored else param
+
+    first_code = next(iter(registry.patient_compartment_params().get(rtype, ())), None)
+    first = storage_of(registry.lookup(rtype, first_code) if first_code else None)
+    stored = storage_of(p)
+    if first is None or stored is None or stored.code != first.code:
+        return False
+    path = first.expression.split("|")[0].strip()
+    if "." not in path or path.count(".") != 1 or not path.startswith(rtype + "."):
+        return False
+    node = MODEL.nodes.get(rtype)
+    variants = node.by_name.get(path.split(".", 1)[1]) if node else None
+    return bool(variants) and all(v.max == 1 and not v.is_array for v in variants or ())
