@@ -162,14 +162,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def live_server(db: asyncpg.Pool, database_url: str) -> Iterator[str]:
-    """benhan served by uvicorn on a real TCP port, for third-party clients."""
-    from benhan.app import create_app
-
+def _serve(application: object) -> Iterator[str]:
     port = free_port()
-    application = _with_bearer(create_app(make_settings(), database_url=database_url), asyncio.run(
-        _live_token(database_url)))
     config = uvicorn.Config(application, host="127.0.0.1",  # type: ignore[arg-type]
                             port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -183,3 +177,23 @@ def live_server(db: asyncpg.Pool, database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(db: asyncpg.Pool, database_url: str) -> Iterator[str]:
+    """benhan served by uvicorn on a real TCP port, for third-party clients (every request carries a
+    provincial system token, since those clients send no credentials)."""
+    from benhan.app import create_app
+
+    application = _with_bearer(create_app(make_settings(), database_url=database_url), asyncio.run(
+        _live_token(database_url)))
+    yield from _serve(application)
+
+
+@pytest.fixture
+def live_server_login(db: asyncpg.Pool, database_url: str) -> Iterator[str]:
+    """benhan served by uvicorn as users meet it: no injected credentials, so a browser signs in at /login
+    and every page runs with that user's access rights (issue 4)."""
+    from benhan.app import create_app
+
+    yield from _serve(create_app(make_settings(), database_url=database_url))

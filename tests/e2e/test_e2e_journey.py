@@ -1,9 +1,11 @@
 """The scripted journey of issue 6 in Debian Chromium, at phone (390×844) and desktop sizes.
 
-Receptionist: scan a CCCD QR string (as a USB scanner types it), register, admit to a bed. Doctor: find
-the patient on the department board, open the chart, add a diagnosis, vital signs and a note, see NEWS2
-change; transfer; discharge. Screenshots go to ``test-artifacts/e2e/<size>/``; the phone ones are copied to
-``docs/guide/img/`` for the user guides. Browsers are never downloaded: Chromium comes from Debian.
+Each user signs in at ``/login`` (``live_server_login``: no injected token) and works with their own access
+rights. Receptionist: scan a CCCD QR string (as a USB scanner types it), register, admit to a bed. ICU
+doctor: find the patient on the department board, open the chart, add a diagnosis, vital signs and a note,
+see NEWS2 change; transfer to internal medicine. The internal-medicine doctor, now in charge, discharges.
+Screenshots go to ``test-artifacts/e2e/<size>/``; the phone ones are copied to ``docs/guide/img/`` for the
+user guides. Browsers are never downloaded: Chromium comes from Debian.
 """
 
 from __future__ import annotations
@@ -16,10 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
-
-from benhan.clinical.demo_wards import create_demo_wards
-from benhan.fhir.storage.pg.repository import PgRepository
-from benhan.kernel.context import RequestContext
+from tests.e2e.e2e_staff import hospital_with_staff, sign_in, sign_out
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,15 +62,16 @@ async def _shot(page: Page, size: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-async def test_reception_to_discharge(browser: Browser, live_server: str, db: asyncpg.Pool, size: str) -> None:
-    wards = await create_demo_wards(PgRepository(db), RequestContext.system("e2e"))
+async def test_reception_to_discharge(
+    browser: Browser, live_server_login: str, db: asyncpg.Pool, size: str
+) -> None:
+    wards = (await hospital_with_staff(db)).wards
     ctx = await browser.new_context(viewport=SIZES[size], locale="vi-VN", has_touch=size == "phone")
     page = await ctx.new_page()
-    base = live_server
+    base = live_server_login
 
     # -- receptionist -------------------------------------------------------------------------------
-    # live_server signs every request with a system token (tests/conftest.py); staff logins: see the report
-    await page.goto(f"{base}/reception")
+    await sign_in(page, base, "tiepdon.hoa", "/reception")
     await expect(page.get_by_role("heading", name="Tiếp đón")).to_be_visible()
     await _shot(page, size, "01-reception")
     await page.get_by_label("Nội dung mã QR (máy quét USB gõ vào đây)", exact=True).fill(QR)
@@ -97,8 +97,9 @@ async def test_reception_to_discharge(browser: Browser, live_server: str, db: as
     await page.get_by_role("button", name="Nhập viện").click()
     await expect(page.get_by_test_id("patient-banner")).to_contain_text("Khoa Hồi sức tích cực · Giường 2")
 
-    # -- doctor ----------------------------------------------------------------------------------------
-    await page.goto(f"{base}/board?dept={wards['icu'].id}")
+    # -- ICU doctor ------------------------------------------------------------------------------------
+    await sign_out(page)
+    await sign_in(page, base, "bs.hstc", f"/board?dept={wards['icu'].id}")
     row = page.get_by_test_id("board-row").filter(has_text="Trần Thị Hoa")
     await expect(row).to_contain_text("Giường 2")
     await expect(row.get_by_test_id("board-news2")).to_contain_text("—")
@@ -153,6 +154,10 @@ async def test_reception_to_discharge(browser: Browser, live_server: str, db: as
     await _shot(page, size, "10-transfer")
     await page.get_by_role("button", name="Chuyển giường/khoa").click()
     await expect(page.get_by_test_id("patient-banner")).to_contain_text("Khoa Nội tổng hợp · Giường 5")
+    # the patient is now in internal medicine's care: their doctor discharges (the ICU may no longer write)
+    chart_url = page.url.removeprefix(base)
+    await sign_out(page)
+    await sign_in(page, base, "bs.noi", chart_url)
     await page.get_by_role("link", name="Ra viện").click()
     await page.get_by_label("Đỡ, ra viện", exact=True).check()
     await page.get_by_label("Tôi đã kiểm tra đúng bệnh nhân").check()

@@ -1,7 +1,8 @@
 """The issue 7 journey in Debian Chromium at tablet (820×1180) and phone (390×844) sizes.
 
-Doctor: records a penicillin allergy, orders 3 drugs (amoxicillin raises the allergy alert, overridden with a
-reason), a lab panel and a chest X-ray; prints the wristband. Nurse: generates the day's summary and sees the
+Each user signs in at ``/login`` (``live_server_login``: no injected token) with their own access rights.
+ICU doctor: records a penicillin allergy, orders 3 drugs (amoxicillin raises the allergy alert, overridden with a
+reason), a lab panel and a chest X-ray; prints the wristband. ICU nurse: generates the day's summary and sees the
 orders, gives a dose by scanning the wristband code and the drug code; a wrong-patient scan is refused.
 Doctor: stops a drug and the summary shows the change; discharge writes and prints the giấy ra viện.
 Screenshots go to ``test-artifacts/e2e/<size>/``; the tablet ones are copied to ``docs/guide/img/``.
@@ -17,9 +18,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from tests.e2e.e2e_staff import hospital_with_staff, setup_repo, sign_in, sign_out
 
 from benhan.clinical import adt, registration
-from benhan.clinical.demo_wards import create_demo_wards
 from benhan.clinical.facility import bed_map
 from benhan.clinical.records import identifier
 from benhan.fhir.search import systems
@@ -83,18 +84,20 @@ async def _order(page: Page, drug: str, frequency: str, dose: str = "") -> None:
 
 
 @pytest.mark.parametrize("size", list(SIZES))
-async def test_orders_summary_emar_discharge(browser: Browser, live_server: str, db: asyncpg.Pool, size: str) -> None:
-    repo = PgRepository(db)
-    wards = await create_demo_wards(repo, CTX)
+async def test_orders_summary_emar_discharge(
+    browser: Browser, live_server_login: str, db: asyncpg.Pool, size: str
+) -> None:
+    repo = setup_repo(db)
+    wards = (await hospital_with_staff(db)).wards
     icu = wards["icu"].id
     hoa = await _admitted(repo, icu, "Trần Thị Hoa", date(1990, 4, 15), "female")
     binh = await _admitted(repo, icu, "Phạm Văn Bình", date(1958, 2, 3), "male")
     ctx = await browser.new_context(viewport=SIZES[size], locale="vi-VN", has_touch=True)
     page = await ctx.new_page()
-    base = live_server
+    base = live_server_login
 
     # -- doctor: allergy, three drugs (one alert overridden), a lab panel and a chest X-ray -----------------
-    await page.goto(f"{base}/patients/{hoa['pid']}")
+    await sign_in(page, base, "bs.hstc", f"/patients/{hoa['pid']}")
     await page.get_by_role("link", name="Y lệnh", exact=True).click()
     await expect(page.get_by_role("heading", name="Y lệnh thuốc", exact=True)).to_be_visible()
     await page.get_by_label("Thuốc hoặc hoạt chất", exact=True).fill("Penicilin")
@@ -135,7 +138,8 @@ async def test_orders_summary_emar_discharge(browser: Browser, live_server: str,
     await _shot(page, size, "23-wristband")
 
     # -- nurse: the day's summary, then eMAR -------------------------------------------------------------
-    await page.goto(f"{base}/summary?dept={icu}")
+    await sign_out(page)
+    await sign_in(page, base, "dd.hstc", f"/summary?dept={icu}")
     await page.get_by_role("button", name="Lập phiếu tổng hợp").click()
     block = page.get_by_test_id("summary-patient").filter(has_text="Trần Thị Hoa")
     for drug in ("Paracetamol 500mg", "Amoxicillin 500mg", "Omeprazol 20mg"):
@@ -167,7 +171,8 @@ async def test_orders_summary_emar_discharge(browser: Browser, live_server: str,
     await _shot(page, size, "28-emar-given")
 
     # -- doctor stops a drug; the summary shows the change --------------------------------------------------
-    await page.goto(f"{base}/orders/{hoa['enc']}")
+    await sign_out(page)
+    await sign_in(page, base, "bs.hstc", f"/orders/{hoa['enc']}")
     omeprazol = page.get_by_test_id("med-order").filter(has_text="Omeprazol")
     await omeprazol.get_by_text("Ngừng", exact=True).click()
     await omeprazol.get_by_label("Lý do ngừng").fill("Hết đau thượng vị")

@@ -30,11 +30,11 @@ USERS = {
     "bs.noi": lambda p: [Grant("doctor", p.fac_a, p.dep_a1)],
     "dd.noi": lambda p: [Grant("nurse", p.fac_a, p.dep_a1)],
     "bs.ngoai": lambda p: [Grant("doctor", p.fac_a, p.dep_a2)],
-    "tiepdon": lambda p: [Grant("receptionist", p.fac_a)],
+    "tiepdon.a": lambda p: [Grant("receptionist", p.fac_a)],
     "bhyt": lambda p: [Grant("insurance_clerk", p.fac_a)],
     "bs.huyen": lambda p: [Grant("doctor", p.fac_b, p.dep_b1)],
-    "kiemtoan": lambda p: [Grant("auditor", p.province)],
-    "soyte": lambda p: [Grant("doh_officer", p.province)],
+    "kt.vien": lambda p: [Grant("auditor", p.province)],
+    "cb.soyte": lambda p: [Grant("doh_officer", p.province)],
 }
 
 
@@ -63,7 +63,7 @@ async def world(app: Any, db: asyncpg.Pool) -> Any:
     await repo.create(SYSTEM, encounter(patients["consent"], p.dep_b1))
     sessions = {}
     for name in USERS:
-        facility = p.province if name in ("kiemtoan", "soyte") else None
+        facility = p.province if name in ("kt.vien", "cb.soyte") else None
         sessions[name] = await session_client(app, name, facility_id=facility)
     # Made at each facility by its own doctor, so each has an origin facility.
     for who, key in (("bs.huyen", "consent_b"), ("bs.noi", "consent_a")):
@@ -111,18 +111,18 @@ CELLS: list[tuple[str, str, str, str, int]] = [
     ("bs.huyen", "read", "Observation", "dept", 404),
     ("bs.huyen", "read", "Observation", "other", 200),
     # receptionist: demographics province-wide, visits at the facility, no clinical data
-    ("tiepdon", "read", "Patient", "other", 200),
-    ("tiepdon", "read", "Encounter", "dept", 200),
-    ("tiepdon", "read", "Encounter", "other", 404),
-    ("tiepdon", "read", "Observation", "dept", 403),
+    ("tiepdon.a", "read", "Patient", "other", 200),
+    ("tiepdon.a", "read", "Encounter", "dept", 200),
+    ("tiepdon.a", "read", "Encounter", "other", 404),
+    ("tiepdon.a", "read", "Observation", "dept", 403),
     # insurance clerk: what claims need, at the facility
     ("bhyt", "read", "Observation", "dept", 200),
     ("bhyt", "read", "Observation", "other", 404),
     ("bhyt", "update", "Observation", "dept", 403),
     # DoH officer and auditor: no patient-level data
-    ("soyte", "read", "Patient", "dept", 403),
-    ("soyte", "read", "Observation", "dept", 403),
-    ("kiemtoan", "read", "Observation", "dept", 403),
+    ("cb.soyte", "read", "Patient", "dept", 403),
+    ("cb.soyte", "read", "Observation", "dept", 403),
+    ("kt.vien", "read", "Observation", "dept", 403),
     # consent: the patient opted out of sharing with facility A
     ("bs.noi", "read", "Patient", "consent", 200),
     ("bs.noi", "read", "Observation", "consent_a", 200),
@@ -160,7 +160,7 @@ async def test_search_filters_by_the_same_rules(world: World) -> None:
         got = {e["resource"]["id"] for e in bundle.get("entry", [])}
         assert got == {world.obs[k] for k in keys}, user
         assert bundle["total"] == len(keys), user  # _total counts only what the user may see
-    c, _ = world.sessions["tiepdon"]
+    c, _ = world.sessions["tiepdon.a"]
     assert (await c.get("/fhir/Observation")).status_code == 403
     patients = (await c.get("/fhir/Patient", params={"_count": "100"})).json()
     assert len(patients["entry"]) == 4  # demographics: province-wide for registration
@@ -182,11 +182,11 @@ async def test_break_the_glass_opens_flags_and_is_listed(world: World, db: async
     assert {row["action"] for row in flagged} >= {"break-glass", "read"}
     assert any(row["patient_id"] == world.patients["other"] for row in flagged if row["action"] == "read")
     # receptionists may not break the glass
-    rc, rcsrf = world.sessions["tiepdon"]
+    rc, rcsrf = world.sessions["tiepdon.a"]
     denied = await rc.post("/session/break-glass", json={"reason": "Tôi muốn xem hồ sơ này"},
                            headers={"X-CSRF-Token": rcsrf})
     assert denied.status_code == 403
-    assert await audit_rows(db, user_name="tiepdon", action="break-glass", outcome="denied")
+    assert await audit_rows(db, user_name="tiepdon.a", action="break-glass", outcome="denied")
 
 
 async def test_switching_facility_changes_what_is_visible(app: Any, db: asyncpg.Pool, world: World) -> None:

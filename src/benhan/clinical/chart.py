@@ -8,6 +8,7 @@ new one; older values stay in the record (FHIR API, $everything).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -66,6 +67,11 @@ class Chart:
     vitals: VitalsSnapshot
     trend: dict[str, list[tuple[str, float]]]
     notes: list[ProgressNote]
+    #: resource types the viewer may not read (their sections are left out, e.g. clinical ones for reception)
+    hidden: frozenset[str] = frozenset()
+
+    def shows(self, type_: str) -> bool:
+        return type_ not in self.hidden
 
 
 def encounter_item(enc: JsonObj) -> EncounterItem:
@@ -122,24 +128,36 @@ def _diagnoses(current: JsonObj | None, conditions: list[JsonObj]) -> list[Diagn
     return out
 
 
+CHART_TYPES = ("Coverage", "Encounter", "Condition", "AllergyIntolerance", "Observation", "Composition")
+
+
 async def patient_chart(
-    repo: Repository, ctx: RequestContext, patient_id: str, *, now: datetime | None = None
+    repo: Repository,
+    ctx: RequestContext,
+    patient_id: str,
+    *,
+    now: datetime | None = None,
+    readable: Callable[[str], bool] | None = None,
 ) -> Chart:
+    """``readable`` says which of :data:`CHART_TYPES` the viewer's roles may read at all (the repository
+    would refuse the others); their sections stay empty rather than failing the whole page."""
     now = now or datetime.now(UTC)
+    hidden = frozenset(t for t in CHART_TYPES if readable is not None and not readable(t))
     patient = (await repo.read(ctx, "Patient", patient_id)).json()
     subject = f"Patient/{patient_id}"
-    coverages = await repo.search_json(ctx, "Coverage", [("beneficiary", subject)])
-    encounters = await repo.search_json(ctx, "Encounter", [("subject", subject)])
-    conditions = await repo.search_json(ctx, "Condition", [("subject", subject)])
-    allergies = await repo.search_json(ctx, "AllergyIntolerance", [("patient", subject)])
-    observations = await repo.search_json(
-        ctx,
+
+    async def found(type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
+        return [] if type_ in hidden else await repo.search_json(ctx, type_, params)
+
+    coverages = await found("Coverage", [("beneficiary", subject)])
+    encounters = await found("Encounter", [("subject", subject)])
+    conditions = await found("Condition", [("subject", subject)])
+    allergies = await found("AllergyIntolerance", [("patient", subject)])
+    observations = await found(
         "Observation",
         [("subject", subject), ("category", "vital-signs"), ("date", f"ge{fhir_time(now - TREND_WINDOW)}")],
     )
-    notes = await repo.search_json(
-        ctx, "Composition", [("subject", subject), ("type", f"http://loinc.org|{PROGRESS_NOTE_LOINC}")]
-    )
+    notes = await found("Composition", [("subject", subject), ("type", f"http://loinc.org|{PROGRESS_NOTE_LOINC}")])
     encounters.sort(key=lambda e: str((e.get("period") or {}).get("start", "")), reverse=True)
     current = next((e for e in encounters if e.get("status") == "in-progress"), None)
     items = [encounter_item(e) for e in encounters]
@@ -154,6 +172,7 @@ async def patient_chart(
         vitals=latest_snapshot(observations),
         trend=vitals_trend(observations),
         notes=note_items,
+        hidden=hidden,
     )
 
 

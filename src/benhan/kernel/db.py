@@ -80,7 +80,11 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
-        server_settings={"application_name": "benhan", "jit": "off"},
+        # Search statements are prepared (asyncpg's statement cache) and their selectivity varies wildly with
+        # the parameters (one patient vs. 60 encounters vs. a whole type). After five runs PostgreSQL may
+        # switch to a generic plan; measured: chart p50 111 ms generic vs 43 ms custom; board outliers of 5-8 s
+        # (bench/screens_time.py). Custom plans cost ~1 ms of planning per statement and never go bad.
+        server_settings={"application_name": "benhan", "jit": "off", "plan_cache_mode": "force_custom_plan"},
     )
     assert pool is not None
     return pool

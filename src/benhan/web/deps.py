@@ -11,7 +11,10 @@ from urllib.parse import quote
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
+from benhan.access.policy import decide
+from benhan.fhir.storage.access_types import Target
 from benhan.fhir.storage.protocol import Repository
+from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 
 
@@ -32,3 +35,10 @@ def ctx_of(request: Request) -> RequestContext:
     if request.headers.get("hx-request"):
         raise HTTPException(401, headers={"HX-Redirect": location})
     raise HTTPException(303, headers={"Location": location})
+
+
+def may_read(request: Request, type_: str) -> bool:
+    """Whether the caller's roles (and scopes) allow reading ``type_`` at all: the same type-level decision
+    the repository makes before a search, so a page can leave out a section instead of failing on it."""
+    cfg = request.app.state.auth.cfg
+    return decide(ctx_of(request), cfg, "search", Target(type=type_), clock.now()).allowed

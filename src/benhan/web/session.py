@@ -13,6 +13,7 @@ from benhan.access.audit import audit_record
 from benhan.access.config import PolicyConfig
 from benhan.access.policy import requires_totp
 from benhan.access.roles import Grant
+from benhan.demo.logins import is_demo_login
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.identity import IdentityStore
@@ -52,10 +53,14 @@ def grants_from(raw: Any) -> list[Grant]:
 
 
 class Authenticator:
-    def __init__(self, store: IdentityStore, cfg: PolicyConfig, audit: AuditLog | None) -> None:
+    def __init__(
+        self, store: IdentityStore, cfg: PolicyConfig, audit: AuditLog | None, *, demo_logins: bool = False
+    ) -> None:
         self.store = store
         self.cfg = cfg
         self.audit_log = audit
+        #: the public demo accounts (``benhan.demo.logins``) sign in only when the app runs in demo mode
+        self.demo_logins = demo_logins
         #: access-token hash -> (view, user id, remembered until)
         self._tokens: dict[bytes, tuple[ident.TokenView, str | None, datetime]] = {}
 
@@ -83,10 +88,15 @@ class Authenticator:
         who: RequestContext,
     ) -> LoginResult:
         now = clock.now()
-        user = await self.store.user_by_name(username)
         attempt = RequestContext(
             username=username, remote_addr=who.remote_addr, user_agent=who.user_agent, request_id=who.request_id
         )
+        if not self.demo_logins and is_demo_login(username):
+            # Their passwords are published (README, `benhan demo`): outside demo mode they never open a session,
+            # whatever the database holds. Same answer and timing as a wrong password.
+            await asyncio.to_thread(ident.verify_password, ident.DUMMY_HASH, password)
+            return await self._failed(attempt, None, "bad_credentials", "demo login outside demo mode")
+        user = await self.store.user_by_name(username)
         if user is None or user["disabled"]:
             await asyncio.to_thread(ident.verify_password, ident.DUMMY_HASH, password)
             return await self._failed(attempt, None, "bad_credentials")
@@ -114,13 +124,13 @@ class Authenticator:
         await self.store.login_succeeded(user["id"], step)
         return await self._open_session(user, grants, chosen, who, now)
 
-    async def _failed(self, attempt: RequestContext, user: Any, reason: str) -> LoginResult:
+    async def _failed(self, attempt: RequestContext, user: Any, reason: str, detail: str | None = None) -> LoginResult:
         retry = None
         if user is not None:
             until = ident.lockout_until(user["failed_logins"] + 1, clock.now(), self.cfg)
             await self.store.login_failed(user["id"], until)
             retry = int((until - clock.now()).total_seconds()) + 1 if until else None
-        await self.audit(attempt, AuditInfo("login-failed", "failed", detail=reason))
+        await self.audit(attempt, AuditInfo("login-failed", "failed", detail=detail or reason))
         return LoginResult(False, reason, retry_after=retry)
 
     async def _open_session(

@@ -83,6 +83,14 @@ def gettext_for(request: Request) -> Any:
     return translations(language(request)).gettext
 
 
+def session_of(request: Request) -> dict[str, object]:
+    """Who is signed in (shown in the top bar) and the session's CSRF token for the sign-out form; set by
+    ``benhan.web.auth.AuthMiddleware`` (read duck-typed here: auth imports this module)."""
+    resolved = request.scope.get("benhan.auth")
+    ctx = getattr(resolved, "ctx", None)
+    return {"session_user": getattr(ctx, "username", None), "session_csrf": getattr(resolved, "csrf", None)}
+
+
 def render(
     request: Request,
     page: str,
@@ -95,5 +103,5 @@ def render(
     """Render ``page`` (a full page) or, for HTMX requests, ``partial`` when given."""
     lang = language(request)
     template = partial if partial and is_htmx(request) else page
-    body = environment(lang).get_template(template).render(request=request, **context)
+    body = environment(lang).get_template(template).render(request=request, **session_of(request), **context)
     return HTMLResponse(body, status_code=status, headers=dict(headers or {}))

@@ -10,7 +10,7 @@ from starlette.routing import BaseRoute
 from benhan.clinical import chart, diagnoses, notes, vitals
 from benhan.clinical.records import ClinicalError, NeedsConfirmation, ref_id
 from benhan.terminology import icd10
-from benhan.web.deps import ctx_of, repo_of
+from benhan.web.deps import ctx_of, may_read, repo_of
 from benhan.web.forms import checked, errors_of, form_of
 from benhan.web.http import route
 from benhan.web.templating import gettext_for, is_htmx, render
@@ -19,7 +19,9 @@ from benhan.web.templating import gettext_for, is_htmx, render
 async def _render_chart(
     request: Request, pid: str, *, status: int = 200, section: str | None = None, **extra: object
 ) -> Response:
-    data = await chart.patient_chart(repo_of(request), ctx_of(request), pid)
+    data = await chart.patient_chart(
+        repo_of(request), ctx_of(request), pid, readable=lambda type_: may_read(request, type_)
+    )
     context: dict[str, object] = {
         "chart": data,
         "patient": data.patient,
