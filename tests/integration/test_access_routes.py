@@ -46,3 +46,24 @@ async def test_every_route_refuses_anonymous_callers(app: Any, anon_client: http
             assert "Nguyễn" not in resp.text
             checked += 1
     assert checked > 30
+
+
+async def test_cookie_session_page_posts_need_the_csrf_token(app: Any, anon_client: httpx.AsyncClient) -> None:
+    """A signed-in browser's form post without the session's CSRF token is refused (cross-site request)."""
+    from benhan.access.roles import Grant
+    from tests.integration.access_support import add_user, build_province, login
+
+    prov = await build_province(app.state.repo)
+    await add_user(app.state.pool, app.state.repo, prov, "bs.csrf", [Grant("doctor", prov.fac_a, prov.dep_a1)])
+    signed = await login(anon_client, "bs.csrf")
+    assert signed.status_code == 200, signed.text
+    csrf = signed.json()["csrf_token"]
+    form = {"q": "x"}
+    refused = await anon_client.post("/reception/qr", data=form)
+    assert refused.status_code == 403
+    wrong = await anon_client.post("/reception/qr", data={**form, "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    allowed = await anon_client.post("/reception/qr", data={**form, "csrf_token": csrf})
+    assert allowed.status_code != 403
+    header = await anon_client.post("/reception/qr", data=form, headers={"X-CSRF-Token": csrf})
+    assert header.status_code != 403

@@ -9,20 +9,36 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from benhan.web.auth import csrf_ok
 from benhan.web.deps import ctx_of
 from benhan.web.routes import adt, board, chart, common, emar, orders, papers, reception, summary
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def signed_in(endpoint: Endpoint) -> Endpoint:
+    """Require a signed-in user, and for unsafe methods the session's CSRF token (``X-CSRF-Token`` header
+    from HTMX, or the ``csrf_token`` form field): a page from another site cannot act as the user."""
+
     @functools.wraps(endpoint)
     async def guarded(request: Request) -> Response:
         ctx_of(request)  # sends anonymous visitors to /login
+        if request.method not in SAFE:
+            supplied = request.headers.get("x-csrf-token")
+            if not supplied:
+                form = await request.form()  # cached on the request: the endpoint reads it again for free
+                value = form.get("csrf_token")
+                supplied = value if isinstance(value, str) else None
+            if not csrf_ok(request, supplied):
+                raise HTTPException(403, "CSRF token missing or wrong: reload the page and try again")
         return await endpoint(request)
 
     return guarded

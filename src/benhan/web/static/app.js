@@ -85,3 +85,18 @@
   window.addEventListener("load", function () { draw(document); });
   document.addEventListener("htmx:afterSwap", function (e) { draw(document); });
 })();
+
+// CSRF: every plain POST form carries the session's token (HTMX requests send it as a header instead).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var token = document.body.dataset.csrf;
+  if (!token || !(form instanceof HTMLFormElement) || (form.method || "").toLowerCase() !== "post") return;
+  var field = form.querySelector('input[name="csrf_token"]');
+  if (!field) {
+    field = document.createElement("input");
+    field.type = "hidden";
+    field.name = "csrf_token";
+    form.appendChild(field);
+  }
+  field.value = token;
+}, true);
