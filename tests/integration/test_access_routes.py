@@ -50,8 +50,9 @@ async def test_every_route_refuses_anonymous_callers(app: Any, anon_client: http
 
 async def test_cookie_session_page_posts_need_the_csrf_token(app: Any, anon_client: httpx.AsyncClient) -> None:
     """A signed-in browser's form post without the session's CSRF token is refused (cross-site request)."""
-    from benhan.access.roles import Grant
     from tests.integration.access_support import add_user, build_province, login
+
+    from benhan.access.roles import Grant
 
     prov = await build_province(app.state.repo)
     await add_user(app.state.pool, app.state.repo, prov, "bs.csrf", [Grant("doctor", prov.fac_a, prov.dep_a1)])
