@@ -7,11 +7,13 @@ data folder, listening on a Unix socket only (nothing exposed on the network).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -80,11 +82,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
-        # Search statements are prepared (asyncpg's statement cache) and their selectivity varies wildly with
-        # the parameters (one patient vs. 60 encounters vs. a whole type). After five runs PostgreSQL may
-        # switch to a generic plan; measured: chart p50 111 ms generic vs 43 ms custom; board outliers of 5-8 s
-        # (bench/screens_time.py). Custom plans cost ~1 ms of planning per statement and never go bad.
-        server_settings={"application_name": "benhan", "jit": "off", "plan_cache_mode": "force_custom_plan"},
+        server_settings={"application_name": "benhan", "jit": "off"},
     )
     assert pool is not None
     return pool
@@ -95,3 +93,27 @@ def sqlalchemy_url(url: str) -> str:
     DDL scripts as they are written; the application itself uses asyncpg."""
     parts = urlsplit(url)
     return urlunsplit(("postgresql+psycopg", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def custom_plans(
+    fn: Callable[Concatenate[Conn, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Conn, P], Coroutine[Any, Any, R]]:
+    """Run ``fn(conn, …)`` with custom plans for its prepared statements.
+
+    Search statements are prepared (asyncpg's statement cache) and their selectivity varies wildly with the
+    parameters (one patient's vital signs vs. a whole category).  After five runs PostgreSQL may switch to a
+    generic plan; measured: chart p50 111 ms generic vs 43 ms custom, board outliers of 5-8 s
+    (bench/screens_time.py).  Only searches pay the replanning: a read by id keeps its cached generic plan
+    (forcing custom plans everywhere made it 85 -> 245 us).  ``SET LOCAL`` ends with the transaction."""
+
+    @functools.wraps(fn)
+    async def wrapper(conn: Conn, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            return await fn(conn, *args, **kwargs)
+
+    return wrapper

@@ -14,7 +14,7 @@ import asyncpg
 
 from benhan.fhir.search.result import Row, SearchResult
 from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT
-from benhan.kernel.db import Conn
+from benhan.kernel.db import Conn, custom_plans
 
 __all__ = ["everything"]
 
@@ -25,6 +25,7 @@ def _row(r: asyncpg.Record) -> Row:
     return (r["type"], r["id"], r["version"], r["last_updated"], bytes(r["content"]))
 
 
+@custom_plans
 async def everything(
     conn: Conn, patient_id: str, start: datetime | None = None, end: datetime | None = None,
     since: datetime | None = None, types: list[str] | None = None, count: int = 1000, offset: int = 0,

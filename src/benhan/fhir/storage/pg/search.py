@@ -22,7 +22,7 @@ from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.query import Include, SearchQuery, SortKey
 from benhan.fhir.search.result import Row, SearchResult
 from benhan.fhir.storage.pg.search_sql import Sql
-from benhan.kernel.db import Conn
+from benhan.kernel.db import Conn, custom_plans
 from benhan.kernel.errors import BenhanError, ErrorCode
 
 __all__ = ["SearchResult", "find_matches", "search"]
@@ -115,6 +115,7 @@ def _keyset(sql: Sql, comps: list[tuple[str, bool, str]], values: list[Any], bac
     return "(" + " OR ".join(f"({o})" for o in ors) + ")"
 
 
+@custom_plans
 async def search(
     conn: Conn, query: SearchQuery, *, access_filter: str | None = None,
     access_args: list[object] | None = None,
@@ -247,6 +248,7 @@ async def _includes(
     return [_row(r) for r in found]
 
 
+@custom_plans
 async def find_matches(conn: Conn, resource_type: str, query_string: str) -> list[tuple[int, str, int]]:
     """(rid, id, version) of every current resource matching ``Type?query_string`` (conditional create,
     update and delete). Strict handling: an unknown parameter is an error, never silently "match all"."""
