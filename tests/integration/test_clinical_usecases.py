@@ -140,3 +140,18 @@ async def test_diagnosis_vitals_notes_board_and_chart(repo: PgRepository) -> Non
     assert [v for _t, v in view.trend["pulse"]] == [80, 125]
     assert view.current is not None
     assert view.current.location == "Giường 1"
+
+
+async def test_queue_numbers_are_unique_when_drawn_at_once(repo: PgRepository) -> None:
+    import asyncio
+
+    _icu, _med, opd = await _setup(repo)
+    form, _ = registration.form_from_qr(QR, today=date(2025, 1, 1))
+    pid = await registration.register_patient(repo, CTX, form)
+    room = next(iter(await facility.department_locations(repo, CTX, opd.id)))
+    visits = await asyncio.gather(
+        *(adt.open_visit(repo, CTX, pid, kind="outpatient", room_id=room["id"]) for _ in range(6))
+    )
+    assert sorted(v.queue_number for v in visits) == [1, 2, 3, 4, 5, 6]
+    emergency = await adt.open_visit(repo, CTX, pid, kind="emergency", room_id=room["id"])
+    assert emergency.queue_number is None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from benhan.clinical.facility import current_location, set_bed_status
+from benhan.clinical.order_common import next_number
 from benhan.clinical.records import (
     ACT_CODE,
     BASE,
@@ -105,6 +106,9 @@ async def open_visit(repo: Repository, ctx: RequestContext, patient_id: str, *, 
     """An outpatient visit in a clinic room (with the room's next queue number today) or an emergency visit."""
     if kind not in ("outpatient", "emergency"):
         raise ClinicalError.one("kind", "Chọn loại lượt khám.", "Choose the kind of visit.")
+    # The room's number for today comes from a per-day counter (unique even when two receptionists draw at
+    # the same moment); it is drawn before the visit's own transaction, so a failed visit leaves a gap.
+    number = await next_number(repo, ctx, f"queue-{room_id}", today_vn()) if kind == "outpatient" else None
     async with repo.unit_of_work() as uow:
         patient = (await uow.read(ctx, "Patient", patient_id)).json()
         room = (await uow.read(ctx, "Location", room_id)).json()
@@ -112,12 +116,7 @@ async def open_visit(repo: Repository, ctx: RequestContext, patient_id: str, *, 
         when = now_instant()
         enc = _encounter(patient, "AMB" if kind == "outpatient" else "EMER", dept, when)
         enc["location"] = [_location_entry(Ref("Location", room_id, str(room.get("name", ""))), "ro", when)]
-        number = None
-        if kind == "outpatient":
-            # Known limit: two receptionists at the same second may draw the same number; the queue screen
-            # orders by arrival time, so the number is a label, not a key.
-            today = await uow.find_ids(ctx, "Encounter", f"location=Location/{room_id}&date=ge{today_vn().isoformat()}")
-            number = len(today) + 1
+        if number is not None:
             enc["extension"] = [{"url": QUEUE_NUMBER_URL, "valueInteger": number}]
         else:
             enc["priority"] = {"coding": [{"system": ACT_CODE, "code": "EM", "display": "emergency"}]}
