@@ -9,8 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 EXTERNAL_DB ?= $(TEST_DATABASE_URL)
 
 
-.PHONY: assets
-.PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers
+.PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers guide-images assets
 
 help:
 	@echo "make demo   install everything, load the demo province and serve http://127.0.0.1:8000"
@@ -76,3 +75,7 @@ bench-full: install
 
 clean:
 	rm -rf $(VENV) .venv-uv node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# Refresh the screenshots of docs/guide from the end-to-end journeys.
+guide-images: install browsers
+	BENHAN_UPDATE_GUIDE=1 $(PYTEST) tests/e2e -q

@@ -10,6 +10,7 @@ user guides. Browsers are never downloaded: Chromium comes from Debian.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 GUIDE_IMG = ROOT / "docs" / "guide" / "img"
+# `make guide-images` (BENHAN_UPDATE_GUIDE=1) refreshes the user guides' screenshots from this journey.
+UPDATE_GUIDE = os.environ.get("BENHAN_UPDATE_GUIDE") == "1"
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 QR = "079190012345||Trần Thị Hoa|15041990|Nữ|45 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh|10052022"
@@ -56,7 +59,7 @@ async def _shot(page: Page, size: str, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     await page.screenshot(path=str(path), full_page=False)
-    if size == "phone":
+    if size == "phone" and UPDATE_GUIDE:
         GUIDE_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, GUIDE_IMG / f"{name}.png")
 

@@ -10,6 +10,7 @@ Screenshots go to ``test-artifacts/e2e/<size>/``; the tablet ones are copied to 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from datetime import date
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 GUIDE_IMG = ROOT / "docs" / "guide" / "img"
+# `make guide-images` (BENHAN_UPDATE_GUIDE=1) refreshes the user guides' screenshots from this journey.
+UPDATE_GUIDE = os.environ.get("BENHAN_UPDATE_GUIDE") == "1"
 CHROMIUM = "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CTX = RequestContext.system("e2e")
@@ -63,7 +66,7 @@ async def _shot(page: Page, size: str, name: str, *, full: bool = False) -> None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
     await page.screenshot(path=str(path), full_page=full)
-    if size == "tablet":
+    if size == "tablet" and UPDATE_GUIDE:
         GUIDE_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, GUIDE_IMG / f"{name}.png")
 
