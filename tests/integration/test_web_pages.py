@@ -25,15 +25,23 @@ BUDGETS = json.loads((Path(__file__).parent / "web_query_budgets.json").read_tex
 HX = {"HX-Request": "true"}
 
 
+#: Transaction control and SET LOCAL (search statements run in a short transaction that asks for custom
+#: plans, kernel.db.custom_plans) are bookkeeping, not queries: the budgets count statements that read or
+#: write data, which is what grows when a page does one query per row.
+BOOKKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET LOCAL")
+
+
 class CountingPool:
-    """Counts the SQL statements sent through the app's pool (asyncpg query loggers)."""
+    """Counts the data statements sent through the app's pool (asyncpg query loggers)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self.queries: list[str] = []
 
     def _log(self, record: Any) -> None:
-        self.queries.append(str(record.query))
+        query = str(record.query).lstrip()
+        if not query.upper().startswith(BOOKKEEPING):
+            self.queries.append(query)
 
     def acquire(self) -> _Acquire:
         return _Acquire(self)

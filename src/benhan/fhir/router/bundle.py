@@ -7,15 +7,16 @@ then GET/HEAD; ``urn:uuid:`` and conditional references are resolved first, ever
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from benhan.fhir.router.types import FhirRequest, FhirResponse
-from benhan.fhir.storage.protocol import Repository
+from benhan.fhir.storage.protocol import Repository, WriteResult
+from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError, ErrorCode, Issue
 from benhan.kernel.ids import new_id
 
@@ -149,6 +150,19 @@ def response_entry(resp: FhirResponse, full_url: str | None = None) -> dict[str,
     return out
 
 
+@runtime_checkable
+class _BatchCreate(Protocol):
+    """A repository that stores many new resources at once (``PgRepository.create_many``)."""
+
+    async def create_many(
+        self, ctx: RequestContext, items: Sequence[tuple[dict[str, Any], str]], labels: Sequence[str]
+    ) -> list[WriteResult]: ...
+
+
+def _label(e: Entry) -> str:
+    return f"Bundle.entry[{e.index}] ({e.method} {e.url})"
+
+
 async def run_transaction(
     req: FhirRequest, repo: Repository, bundle: dict[str, Any], dispatch: Handler
 ) -> dict[str, Any]:
@@ -156,16 +170,51 @@ async def run_transaction(
     results: dict[int, dict[str, Any]] = {}
     async with repo.unit_of_work() as tx:
         mapping = await _assign_ids(req, tx, entries)
-        for e in sorted(entries, key=lambda x: ORDER[x.method]):
+        for e in entries:
             if e.resource is not None:
                 e.resource = rewrite_references(e.resource, mapping)
+        ordered = sorted(entries, key=lambda x: ORDER[x.method])
+        # The POSTs that create come together in http.html#trules order (after every DELETE, before any
+        # PUT/PATCH/GET); a batch-capable repository stores them all at once.
+        creates = [e for e in ordered if _is_new(e)] if isinstance(tx, _BatchCreate) else []
+        for e in ordered:
+            if creates and e is creates[0]:
+                assert isinstance(tx, _BatchCreate)
+                await _create_all(req, tx, creates, results)
+            if e.index in results:
+                continue
             try:
                 resp = await _run_entry(req, tx, e, dispatch)
             except BenhanError as err:
-                err.message = f"Bundle.entry[{e.index}] ({e.method} {e.url}): {err.message}"
+                err.message = f"{_label(e)}: {err.message}"
                 raise
             results[e.index] = response_entry(resp)
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": [results[i] for i in sorted(results)]}
+
+
+def _is_new(e: Entry) -> bool:
+    return e.method == "POST" and e.resource is not None and "_assigned" in e.request and not e.request["_exists"]
+
+
+def _new_resource(e: Entry) -> dict[str, Any]:
+    assert e.resource is not None
+    resource = dict(e.resource)
+    resource.pop("id", None)
+    return resource
+
+
+async def _create_all(
+    req: FhirRequest, repo: _BatchCreate, creates: list[Entry], out: dict[int, dict[str, Any]]
+) -> None:
+    from benhan.fhir.router.crud import version_headers
+    from benhan.fhir.router.formats import write_response
+
+    written = await repo.create_many(req.ctx, [(_new_resource(e), str(e.request["_assigned"])) for e in creates],
+                                     [_label(e) for e in creates])
+    for e, result in zip(creates, written, strict=True):
+        resp = write_response(sub_request(req, e), 201, result.resource.content,
+                              version_headers(req, result.resource), "created")
+        out[e.index] = response_entry(resp)
 
 
 async def _run_entry(req: FhirRequest, repo: Repository, e: Entry, dispatch: Handler) -> FhirResponse:
@@ -177,9 +226,7 @@ async def _run_entry(req: FhirRequest, repo: Repository, e: Entry, dispatch: Han
             stored = await repo.read(req.ctx, str(e.resource["resourceType"]), e.request["_assigned"])
             return FhirResponse(200, stored.content, version_headers(req, stored))
         sub = sub_request(req, e)
-        resource = dict(e.resource)
-        resource.pop("id", None)
-        result = await repo.create(req.ctx, resource, assigned_id=e.request["_assigned"])
+        result = await repo.create(req.ctx, _new_resource(e), assigned_id=e.request["_assigned"])
         return write_response(sub, 201, result.resource.content, version_headers(req, result.resource), "created")
     return await dispatch(sub_request(req, e), repo)
 

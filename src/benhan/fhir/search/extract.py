@@ -23,7 +23,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from benhan.fhir.search import registry
-from benhan.fhir.search.paths import Selected, compile_expression, iter_strings, reference_type
+from benhan.fhir.search.paths import Selected, compile_expression, iter_strings, reference_type, root_keys
 from benhan.fhir.search.registry import SearchParam
 from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT, canonical_quantity, date_range, parse_decimal
 from benhan.kernel.text import fold
@@ -284,9 +284,12 @@ def _composite(rows: IndexRows, rtype: str, p: SearchParam, resource: dict[str, 
         for name in reversed(path):
             wrapped = {name: wrapped}
         wrapped = {**wrapped, "resourceType": rtype} if path else element
+        selected = second_walk(wrapped)
+        if not selected:
+            continue
         codes = {code for sel in first_walk(wrapped) for code in _codes(sel[0])}
         values = IndexRows()
-        for sel in second_walk(wrapped):
+        for sel in selected:
             _BY_TYPE[parts[1].type](values, parts[1], sel)
         group = getattr(values, _GROUP[parts[1].type])
         target = getattr(rows, _GROUP[parts[1].type])
@@ -295,7 +298,8 @@ def _composite(rows: IndexRows, rtype: str, p: SearchParam, resource: dict[str, 
             target.update((cid, *row[1:]) for row in group if row[0] == parts[1].pid)
 
 
-_Plan = list[tuple[Callable[..., None], SearchParam, _Walk | None]]
+#: handler, parameter, compiled walker (None: composite), and the top-level keys the walk needs (None: unknown)
+_Plan = list[tuple[Callable[..., None], SearchParam, _Walk | None, frozenset[str] | None]]
 
 
 @cache
@@ -305,18 +309,26 @@ def _plan(resource_type: str) -> _Plan:
     for p in registry.params_of(resource_type).values():
         if not p.indexed or not p.expression or p.code in ("_id", "_lastUpdated"):
             continue
+        keys = root_keys(p.expression, resource_type)
         if p.type == "composite":
             if _composite_parts(resource_type, p) is not None:
-                plan.append((_composite, p, None))
+                if "." not in p.expression:
+                    # On the resource itself (Observation code-value-*): nothing without the value component.
+                    keys = root_keys(_relative(p, p.components[1].expression), resource_type)
+                plan.append((_composite, p, None, keys))
         elif p.type in _BY_TYPE:
-            plan.append((_BY_TYPE[p.type], p, compile_expression(p.expression, resource_type)))
+            plan.append((_BY_TYPE[p.type], p, compile_expression(p.expression, resource_type), keys))
     return plan
 
 
 def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     """Every index value of ``resource`` (``_id`` and ``_lastUpdated`` live on the resource row)."""
     rows = IndexRows()
-    for handler, p, walk in _plan(resource_type):
+    for handler, p, walk, keys in _plan(resource_type):
+        # Most parameters of a type select nothing from a given resource: skip their walk when none of
+        # the top-level elements they start from is present (the bulk of extraction time otherwise).
+        if keys is not None and keys.isdisjoint(resource):
+            continue
         if walk is None:
             handler(rows, resource_type, p, resource)
             continue
@@ -326,7 +338,9 @@ def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     if isinstance(narrative, str):
         rows.narrative = fold(_strip_tags(narrative))
     if resource_type in registry.CONTENT_TYPES:
-        rows.content = fold(" ".join(iter_strings(resource)))
+        # Folding string by string (memoised: codes, displays and names repeat) gives the same text as
+        # folding the joined string, since fold maps every separator run to one space and strips the ends.
+        rows.content = " ".join(f for f in map(_fold, iter_strings(resource)) if f)
     return rows
 
 

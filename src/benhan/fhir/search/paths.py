@@ -17,7 +17,7 @@ from typing import Any
 
 from benhan.fhir.model.definitions import MODEL, PRIMITIVE, TypeNode
 
-__all__ = ["Selected", "Walker", "compile_expression"]
+__all__ = ["Selected", "Walker", "compile_expression", "root_keys"]
 
 #: (value, FHIR type code) — the type code is ``None`` when only fhirpathpy knew the value.
 Selected = tuple[Any, str | None]
@@ -180,25 +180,96 @@ def _fhirpath_walker(expression: str) -> Walker:
     return walk
 
 
+#: A branch made of element names only, resolved at compile time (the element types are static):
+#: per level the (JSON key, type code, next level) variants; ``None`` as next level marks a selected element.
+_Trie = tuple[tuple[str, str, "_Trie | None"], ...]
+
+
+def _trie(parts: list[str], node: TypeNode, i: int = 1) -> _Trie | None:
+    """The trie of ``parts[i:]`` below ``node``; None when a part is not a plain element name (or ofType)."""
+    part = parts[i]
+    if not _NAME.match(part):
+        return None
+    m = _OFTYPE.match(parts[i + 1]) if i + 1 < len(parts) else None
+    wanted = m.group(1).lower() if m else None
+    rest = i + (2 if m else 1)
+    out: list[tuple[str, str, _Trie | None]] = []
+    for el in node.by_name.get(part, ()):
+        if wanted is not None and el.type_code.lower() != wanted:
+            continue
+        if rest >= len(parts):
+            out.append((el.key, el.type_code, None))
+        elif el.kind != PRIMITIVE and el.node is not None:
+            sub = _trie(parts, el.node, rest)
+            if sub is None:
+                return None
+            out.append((el.key, el.type_code, sub))
+    return tuple(out)
+
+
+def _walk_trie(value: dict[str, Any], trie: _Trie, out: list[Selected]) -> None:
+    # Depth first, variants in element order: the same order as the step-by-step walk of _run.
+    for key, type_code, sub in trie:
+        got = value.get(key)
+        if got is None:
+            continue
+        for v in got if isinstance(got, list) else (got,):
+            if sub is None:
+                out.append((v, type_code))
+            elif isinstance(v, dict):
+                _walk_trie(v, sub, out)
+
+
 @cache
 def compile_expression(expression: str, resource_type: str) -> Walker:
     """Compile ``expression`` (a union of branches) for resources of ``resource_type``; cached."""
     node = MODEL.nodes[resource_type]
-    compiled: list[list[_Step]] = []
+    compiled: list[list[_Step] | _Trie] = []
+    fast: list[bool] = []
     try:
         for branch in expression.split(" | "):
             if branch.strip():
-                compiled.append(_compile_branch(branch, resource_type))
+                steps = _compile_branch(branch, resource_type)  # raises when outside the subset
+                parts = _split_dots(_normalise(branch))
+                trie = _trie(parts, node) if len(parts) > 1 else None
+                compiled.append(trie if trie is not None else steps)
+                fast.append(trie is not None)
     except _Unsupported:
         return _fhirpath_walker(expression)
+    plan = list(zip(fast, compiled, strict=True))
 
     def walk(resource: dict[str, Any]) -> list[Selected]:
         out: list[Selected] = []
-        for steps in compiled:
-            out.extend(_run(steps, resource, node))
+        for is_trie, branch in plan:
+            if is_trie:
+                _walk_trie(resource, branch, out)  # type: ignore[arg-type]
+            else:
+                out.extend(_run(branch, resource, node))  # type: ignore[arg-type]
         return out
 
     return walk
+
+
+@cache
+def root_keys(expression: str, resource_type: str) -> frozenset[str] | None:
+    """The resource's JSON keys of which at least one must be present for the compiled walker of
+    ``expression`` to select anything (``valueQuantity``, ``valueString``… for ``value``), so extraction
+    can skip the walk without running it; None when that is not known (e.g. fhirpathpy expressions such
+    as ``x.exists() and x != false``, which select ``false`` from an empty resource)."""
+    node = MODEL.nodes[resource_type]
+    keys: set[str] = set()
+    for branch in expression.split(" | "):
+        if not branch.strip():
+            continue
+        parts = _split_dots(_normalise(branch))
+        try:
+            _compile_branch(branch, resource_type)
+        except _Unsupported:
+            return None
+        if len(parts) < 2 or not _NAME.match(parts[1]):
+            return None
+        keys.update(el.key for el in node.by_name.get(parts[1], ()))
+    return frozenset(keys)
 
 
 def iter_strings(value: Any) -> Iterator[str]:

@@ -20,11 +20,14 @@ import orjson
 from benhan.fhir.search.extract import extract, patient_compartment
 from benhan.fhir.storage.access_types import Derived
 from benhan.fhir.storage.pg import index as index_sql
-from benhan.fhir.storage.prepare import stamp
 from benhan.kernel import clock
+from benhan.kernel.clock import fhir_instant
 from benhan.kernel.db import Conn
 
-__all__ = ["BulkResult", "existing_keys", "write_batch"]
+__all__ = [
+    "BulkResult", "drop_secondary_indexes", "existing_keys", "is_empty", "restore_secondary_indexes", "stamped",
+    "write_batch",
+]
 
 JsonObj = dict[str, Any]
 _RESOURCE_COLUMNS = ["rid", "type", "id", "version", "last_updated", "deleted", "patient_id", "content"]
@@ -82,9 +85,9 @@ async def write_batch(
     tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t, _c, _ty in index_sql._LAYOUT}
     texts: list[tuple[int, str, str]] = []
     facts: list[tuple[int, Derived]] = []
+    instant = fhir_instant(when)
     for rid, (type_, id_, res) in zip(rids, fresh, strict=True):
-        content = stamp(res, type_, id_, 1, when)
-        stored = orjson.loads(content)
+        stored, content = stamped(res, type_, id_, instant)
         rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), content))
         _index_rows(rid, type_, stored, tables, texts)
         if derive is not None:
@@ -95,6 +98,20 @@ async def write_batch(
     if facts:
         await _access_facts(conn, facts)
     return result
+
+
+def stamped(resource: JsonObj, type_: str, id_: str, instant: str) -> tuple[JsonObj, bytes]:
+    """Version 1 of ``resource`` as :func:`benhan.fhir.storage.prepare.stamp` stores it, and that stored form
+    as a dict without parsing the bytes back (generated resources are plain JSON: the dict is what a
+    parse would give)."""
+    meta: JsonObj = dict(resource.get("meta") or {})
+    meta["versionId"] = "1"
+    meta["lastUpdated"] = instant
+    body: JsonObj = {"resourceType": type_, "id": id_, "meta": meta}
+    for key, value in resource.items():
+        if key not in body:
+            body[key] = value
+    return body, orjson.dumps(body)
 
 
 async def _access_facts(conn: Conn, facts: list[tuple[int, Derived]]) -> None:
@@ -157,3 +174,73 @@ async def _copy_index(conn: Conn, tables: dict[str, list[tuple[Any, ...]]], text
         "content) END FROM bulk_text WHERE narrative <> '' OR content <> ''"
     )
     await conn.execute("TRUNCATE bulk_text")
+
+
+# -- initial loads: secondary indexes built once at the end ------------------------------------------------
+# Maintaining ~20 B-tree and two GIN indexes row by row costs more than the rows themselves once the tables
+# outgrow memory; building each index once from sorted data after the load is several times cheaper.  Only
+# for a database without patients (nothing to search yet).  The definitions are kept in a table committed
+# with the DROP, so a load that dies half-way is repaired by the next load (``restore_secondary_indexes``).
+_BULK_TABLES = ("resource", *index_sql.INDEX_TABLES)
+_DROPPED = "bulk_dropped_index"
+
+
+async def is_empty(conn: Conn) -> bool:
+    """No Patient is stored yet (structure, terminology and the province may be)."""
+    return not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM resource WHERE type = 'Patient')")
+
+
+async def drop_secondary_indexes(conn: Conn) -> int:
+    """Drop the non-constraint indexes of ``resource`` and the search index tables (keeping the primary
+    keys and the (type, id) uniqueness the load relies on); returns how many were dropped."""
+    async with conn.transaction():
+        await conn.execute(f"CREATE TABLE IF NOT EXISTS {_DROPPED} (name text PRIMARY KEY, ddl text NOT NULL)")
+        found = await conn.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = ANY($1::text[]) AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+            list(_BULK_TABLES),
+        )
+        await conn.executemany(f"INSERT INTO {_DROPPED} VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                               [(r["indexname"], r["indexdef"]) for r in found])
+        for r in found:
+            await conn.execute(f'DROP INDEX IF EXISTS "{r["indexname"]}"')
+    return len(found)
+
+
+async def restore_secondary_indexes(url: str, parallel: int = 2) -> int:
+    """Build every index :func:`drop_secondary_indexes` dropped (``parallel`` at a time), then ANALYZE."""
+    import asyncio
+
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", _DROPPED):
+            return 0
+        pending = [(r["name"], r["ddl"]) for r in await conn.fetch(f"SELECT name, ddl FROM {_DROPPED}")]
+    finally:
+        await conn.close()
+    gate = asyncio.Semaphore(parallel)
+
+    async def build(name: str, ddl: str) -> None:
+        async with gate:
+            c = await asyncpg.connect(url)
+            try:
+                async with c.transaction():
+                    await c.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                    if not await c.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+                        await c.execute(ddl)
+                    await c.execute(f"DELETE FROM {_DROPPED} WHERE name = $1", name)
+            finally:
+                await c.close()
+
+    # The GIN indexes take longest: start them first so the B-trees fill the other slot.
+    pending.sort(key=lambda item: "gin" not in item[1].lower())
+    await asyncio.gather(*(build(n, d) for n, d in pending))
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {_DROPPED}")
+        await conn.execute(f"ANALYZE {', '.join(_BULK_TABLES)}")
+    finally:
+        await conn.close()
+    return len(pending)

@@ -1,20 +1,27 @@
 """Write the search index rows of a resource (layout: migrations/versions/0002_search_index.py).
 
-``write_index`` replaces every row of one resource in a single round trip (data-modifying CTEs and
-``unnest`` of arrays); it runs inside the repository's write transaction, so the index always matches
-the current version. ``copy_index`` writes the rows of many resources with ``COPY`` (bulk loads) and
-``reindex`` (:mod:`.reindex`) rebuilds everything (``benhan reindex``).
+The repository writes a resource and its index rows in one statement (data-modifying CTEs and ``unnest``
+of arrays), inside its write transaction, so the index always matches the current version:
+``insert_new`` for new resources (one or the many POSTs of a transaction Bundle), ``supersede`` for a new
+version, ``supersede_deleted`` for a deletion; ``write_index`` replaces the rows of one resource alone.
+``copy_index`` writes the rows of many resources with ``COPY`` (bulk loads) and ``reindex``
+(:mod:`.reindex`) rebuilds everything (``benhan reindex``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from benhan.fhir.search.extract import IndexRows, extract
 from benhan.kernel.db import Conn
 
-__all__ = ["INDEX_TABLES", "TableRows", "copy_index", "delete_index", "table_rows", "write_index"]
+__all__ = [
+    "INDEX_TABLES", "NewRow", "TableRows", "copy_index", "delete_index", "insert_new", "supersede", "supersede_deleted",
+    "table_rows", "write_index",
+]
 
 INDEX_TABLES = (
     "sp_string", "sp_token", "sp_date", "sp_number", "sp_quantity", "sp_reference", "sp_uri", "sp_text",
@@ -37,8 +44,9 @@ TableRows = dict[str, list[tuple[Any, ...]]]
 _TSV = "CASE WHEN {0} = '' THEN NULL ELSE to_tsvector('simple', {0}) END"
 
 
-def _write_sql(fresh: bool = False) -> str:
-    """The one-statement index writer; ``fresh``: a new resource, which has no earlier rows to delete."""
+def _write_ctes(fresh: bool = False) -> tuple[list[str], int]:
+    """The CTEs of the one-statement index writer (``$1``: rid) and the next free parameter number;
+    ``fresh``: a new resource, which has no earlier rows to delete."""
     ctes = [] if fresh else [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES if t != "sp_text"]
     n = 2
     for table, cols, types in _LAYOUT:
@@ -54,11 +62,39 @@ def _write_sql(fresh: bool = False) -> str:
         f"{_TSV.format(content)} WHERE {narrative} <> '' OR {content} <> '' ON CONFLICT (rid) DO UPDATE "
         f"SET narrative = excluded.narrative, content = excluded.content)"
     )
-    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
+    return ctes, n + 2
+
+
+def _write_sql(fresh: bool = False) -> str:
+    return "WITH " + ",\n".join(_write_ctes(fresh)[0]) + "\nSELECT 1"
+
+
+def _supersede_ctes(n: int) -> list[str]:
+    """Move the current version of ``$1`` to history and make ``$n..$n+4`` (version, last_updated, deleted,
+    patient_id, content) current.  Every CTE sees the snapshot from before the statement, so history
+    receives the old version (history is never rewritten: a new version is a new history row)."""
+    return [
+        "moved AS (INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, patient_id, content)"
+        " SELECT rid, version, type, id, last_updated, deleted, patient_id, content FROM resource WHERE rid = $1)",
+        f"current AS (UPDATE resource SET version = ${n}, last_updated = ${n + 1}, deleted = ${n + 2}, "
+        f"patient_id = ${n + 3}, content = ${n + 4} WHERE rid = $1)",
+    ]
+
+
+def _supersede_sql() -> str:
+    ctes, n = _write_ctes()
+    return "WITH " + ",\n".join([*ctes, *_supersede_ctes(n)]) + "\nSELECT 1"
+
+
+def _delete_sql() -> str:
+    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES]
+    return "WITH " + ",\n".join([*ctes, *_supersede_ctes(2)]) + "\nSELECT 1"
 
 
 _WRITE_SQL = _write_sql()
 _INSERT_SQL = _write_sql(fresh=True)
+_SUPERSEDE_SQL = _supersede_sql()
+_DELETE_SQL = _delete_sql()
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -91,6 +127,20 @@ async def delete_index(conn: Conn, rid: int) -> None:
     await conn.execute(f"WITH {ctes} SELECT 1", rid)
 
 
+async def supersede(
+    conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
+    resource_type: str, resource: dict[str, Any],
+) -> None:
+    """A new current version of ``rid`` (the old one moves to history) with its index rows: one round trip."""
+    await conn.execute(_SUPERSEDE_SQL, rid, *_arguments(extract(resource_type, resource)),
+                       version, when, False, patient_id, content)
+
+
+async def supersede_deleted(conn: Conn, rid: int, version: int, when: datetime) -> None:
+    """A deletion version of ``rid`` (the old one moves to history); its index rows go: one round trip."""
+    await conn.execute(_DELETE_SQL, rid, version, when, True, None, b"")
+
+
 def table_rows(batch: Sequence[tuple[int, IndexRows]]) -> TableRows:
     """The COPY records of a batch of resources, per table (``sp_text`` holds the folded texts)."""
     out: TableRows = {t: [] for t in INDEX_TABLES}
@@ -121,3 +171,60 @@ async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
             f"INSERT INTO sp_text{suffix} (rid, narrative, content) SELECT rid, {_TSV.format('narrative')}, "
             f"{_TSV.format('content')} FROM bulk_text; TRUNCATE bulk_text"
         )
+
+
+# -- new resources: the resource rows and their index rows in one statement ------------------------------
+def _create_sql() -> str:
+    """INSERT the resource rows of ``unnest($1..$4)`` and every index row in one statement.  Index rows
+    carry the 1-based position of their resource (``o``); the inserted rows come back with their ``rid``
+    (RETURNING is how data-modifying CTEs see each other's rows) and are joined on (type, id), unique."""
+    ctes = [
+        "r AS (INSERT INTO resource (type, id, version, last_updated, deleted, patient_id, content) "
+        "SELECT t, i, 1, $5, false, p, c FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(t, i, p, c) "
+        "RETURNING rid, type, id)",
+        "k AS (SELECT r.rid, u.o FROM r JOIN unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(t, i, o) "
+        "ON r.type = u.t AND r.id = u.i)",
+    ]
+    n = 6
+    for table, cols, types in _LAYOUT:
+        picked = ", ".join("x." + c.strip() for c in cols.split(","))
+        args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(("int4", *types)))
+        ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT k.rid, {picked}"
+                    f" FROM unnest({args}) AS x(o, {cols}) JOIN k ON k.o = x.o)")
+        n += len(types) + 1
+    o, narrative, content = f"${n}::int4[]", f"${n + 1}::text[]", f"${n + 2}::text[]"
+    ctes.append(
+        f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT k.rid, {_TSV.format('x.n')}, "
+        f"{_TSV.format('x.c')} FROM unnest({o}, {narrative}, {content}) AS x(o, n, c) JOIN k ON k.o = x.o "
+        "WHERE x.n <> '' OR x.c <> '')"
+    )
+    return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r"
+
+
+_CREATE_SQL = _create_sql()
+
+
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """A resource about to be stored as version 1 (``content``: the stamped JSON; ``rows``: its index)."""
+
+    type: str
+    id: str
+    patient_id: str | None
+    content: bytes
+    rows: IndexRows
+
+
+async def insert_new(conn: Conn, new: Sequence[NewRow], when: datetime) -> list[int]:
+    """Store ``new`` as version 1 with their search index rows in one round trip; their ``rid`` in order.
+    Used for single creates and for all the POSTs of a transaction Bundle alike."""
+    args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
+                       [r.content for r in new], when]
+    for g in range(len(_LAYOUT)):
+        group = [(pos, *row) for pos, r in enumerate(new, 1) for row in _groups(r.rows)[g]]
+        args.extend(_columns(group, len(_LAYOUT[g][2]) + 1))
+    texts = [(pos, r.rows.narrative, r.rows.content[:_CONTENT_LIMIT]) for pos, r in enumerate(new, 1)]
+    args.extend(_columns(texts, 3))
+    found = await conn.fetch(_CREATE_SQL, *args)
+    rid_of = {(row["type"], row["id"]): row["rid"] for row in found}
+    return [rid_of[(r.type, r.id)] for r in new]

@@ -6,7 +6,7 @@ transaction Bundles), writes the search index rows in that same transaction, and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,7 +20,7 @@ from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg import rows
 from benhan.fhir.storage.pg.audit import AuditLog
-from benhan.fhir.storage.pg.guard import Guard
+from benhan.fhir.storage.pg.guard import FACT_TYPES, Guard
 from benhan.fhir.storage.prepare import check_validation, stamp
 from benhan.fhir.storage.protocol import (
     AccessPolicy,
@@ -273,23 +273,65 @@ class PgRepository:
     async def _insert(
         self, conn: Conn, resource: JsonObj, type_: str, id_: str, ctx: RequestContext | None = None
     ) -> WriteResult:
-        from benhan.fhir.search.extract import patient_compartment
-        from benhan.fhir.storage.pg.index import write_index
+        return (await self._insert_many(conn, [(resource, type_, id_)], ctx))[0]
+
+    async def _insert_many(
+        self, conn: Conn, items: Sequence[tuple[JsonObj, str, str]], ctx: RequestContext | None = None
+    ) -> list[WriteResult]:
+        """Store checked (resource, type, id) items as version 1: the resource rows and their search index in
+        one statement, then the access facts and audit record of each, in the caller's transaction."""
+        from benhan.fhir.search.extract import extract, patient_compartment
+        from benhan.fhir.storage.pg.index import NewRow, insert_new
 
         when = clock.now()
-        content = stamp(resource, type_, id_, 1, when)
-        stored_json = orjson.loads(content)
-        rid = await rows.insert_new(conn, type_, id_, when, patient_compartment(stored_json), content)
-        await write_index(conn, rid, type_, stored_json, fresh=True)
-        await self._guard.written(conn, ctx, "create", rid, type_, id_, 1, stored_json)
-        return WriteResult(StoredResource(type_, id_, 1, when, False, content), created=True)
+        new: list[NewRow] = []
+        stored: list[JsonObj] = []
+        for resource, type_, id_ in items:
+            content = stamp(resource, type_, id_, 1, when)
+            stored_json = orjson.loads(content)
+            stored.append(stored_json)
+            new.append(NewRow(type_, id_, patient_compartment(stored_json), content, extract(type_, stored_json)))
+        rids = await insert_new(conn, new, when)
+        for rid, row, stored_json in zip(rids, new, stored, strict=True):
+            await self._guard.written(conn, ctx, "create", rid, row.type, row.id, 1, stored_json)
+        return [WriteResult(StoredResource(r.type, r.id, 1, when, False, r.content), created=True) for r in new]
+
+    async def create_many(
+        self, ctx: RequestContext, items: Sequence[tuple[JsonObj, str]], labels: Sequence[str]
+    ) -> list[WriteResult]:
+        """Create new resources with reserved ids (the POSTs of a transaction Bundle) in few round trips.
+
+        Each item is validated and checked exactly as :meth:`create` does, in order; a failure names the
+        item by its ``labels`` entry.  Items are written in batches: a batch is flushed before the next
+        check only when a pending item changes access facts (care links, Consent, the organisation tree)
+        that the check may read, so every check sees what the items before it wrote, as one-by-one would.
+        """
+        results: list[WriteResult] = []
+        async with self._tx() as conn:
+            pending: list[tuple[JsonObj, str, str]] = []
+            checked = self.access is not None and not ctx.is_system
+            for (resource, id_), label in zip(items, labels, strict=True):
+                type_ = str(resource.get("resourceType"))
+                if checked and any(p[1] in FACT_TYPES for p in pending):
+                    results += await self._insert_many(conn, pending, ctx)
+                    pending = []
+                try:
+                    self._check(resource)
+                    await self._guard.check_new(conn, ctx, "create", {**resource, "id": id_})
+                except BenhanError as err:
+                    err.message = f"{label}: {err.message}"
+                    raise
+                pending.append((resource, type_, id_))
+            if pending:
+                results += await self._insert_many(conn, pending, ctx)
+        return results
 
     async def _supersede(
         self, conn: Conn, current: asyncpg.Record, resource: JsonObj, if_match: int | None,
         ctx: RequestContext | None = None, action: str = "update",
     ) -> WriteResult:
         from benhan.fhir.search.extract import patient_compartment
-        from benhan.fhir.storage.pg.index import write_index
+        from benhan.fhir.storage.pg.index import supersede
 
         if if_match is not None and current["version"] != if_match:
             raise BenhanError(
@@ -300,23 +342,22 @@ class PgRepository:
         version, when = current["version"] + 1, clock.now()
         content = stamp(resource, type_, id_, version, when)
         stored_json = orjson.loads(content)
-        await rows.supersede(conn, current["rid"], version, when, False, patient_compartment(stored_json), content)
-        await write_index(conn, current["rid"], type_, stored_json)
+        patient = patient_compartment(stored_json)
+        await supersede(conn, current["rid"], version, when, patient, content, type_, stored_json)
         await self._guard.written(conn, ctx, action, current["rid"], type_, id_, version, stored_json)
         return WriteResult(StoredResource(type_, id_, version, when, False, content), created=bool(current["deleted"]))
 
     async def _delete_row(
         self, conn: Conn, current: asyncpg.Record, if_match: int | None, ctx: RequestContext | None = None
     ) -> StoredResource:
-        from benhan.fhir.storage.pg.index import delete_index
+        from benhan.fhir.storage.pg.index import supersede_deleted
 
         if if_match is not None and current["version"] != if_match:
             raise BenhanError(ErrorCode.VERSION_CONFLICT, f"If-Match names version {if_match}")
         if current["deleted"]:
             return rows.to_stored(current)  # FHIR R4 http.html#delete: deleting again is a no-op.
         version, when = current["version"] + 1, clock.now()
-        await rows.supersede(conn, current["rid"], version, when, True, None, b"")
-        await delete_index(conn, current["rid"])
+        await supersede_deleted(conn, current["rid"], version, when)
         await self._guard.written(conn, ctx, "delete", current["rid"], current["type"], current["id"], version, None)
         return StoredResource(current["type"], current["id"], version, when, True, b"")
 

@@ -1,8 +1,7 @@
-"""Single-row SQL for the versioned store.  Each function runs inside the caller's transaction."""
+"""Single-row reads of the versioned store.  Writes go with their index rows in one statement each
+(:func:`.index.insert_new`, :func:`.index.supersede`, :func:`.index.supersede_deleted`)."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import asyncpg
 
@@ -30,36 +29,6 @@ async def lock_current(conn: Conn, type_: str, id_: str) -> asyncpg.Record | Non
     # new version, so an If-Match race has exactly one winner (FHIR R4 http.html#concurrency).
     return await conn.fetchrow(
         f"SELECT rid, {CURRENT_COLS} FROM resource WHERE type = $1 AND id = $2 FOR UPDATE", type_, id_
-    )
-
-
-async def insert_new(
-    conn: Conn, type_: str, id_: str, when: datetime, patient_id: str | None, content: bytes
-) -> int:
-    rid: int = await conn.fetchval(
-        "INSERT INTO resource (type, id, version, last_updated, deleted, patient_id, content)"
-        " VALUES ($1, $2, 1, $3, false, $4, $5) RETURNING rid",
-        type_, id_, when, patient_id, content,
-    )
-    return rid
-
-
-async def supersede(
-    conn: Conn, rid: int, new_version: int, when: datetime, deleted: bool,
-    patient_id: str | None, content: bytes,
-) -> None:
-    """Move the current version to history and make ``new_version`` current, in one statement."""
-    await conn.execute(
-        """
-        WITH moved AS (
-            INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, patient_id, content)
-            SELECT rid, version, type, id, last_updated, deleted, patient_id, content
-            FROM resource WHERE rid = $1
-        )
-        UPDATE resource SET version = $2, last_updated = $3, deleted = $4, patient_id = $5, content = $6
-        WHERE rid = $1
-        """,
-        rid, new_version, when, deleted, patient_id, content,
     )
 
 
