@@ -10,58 +10,21 @@ user guides. Browsers are never downloaded: Chromium comes from Debian.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
+from tests.e2e.conftest import screenshot
 from tests.e2e.e2e_staff import hospital_with_staff, sign_in, sign_out
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-GUIDE_IMG = ROOT / "docs" / "guide" / "img"
-# `make guide-images` (BENHAN_UPDATE_GUIDE=1) refreshes the user guides' screenshots from this journey.
-UPDATE_GUIDE = os.environ.get("BENHAN_UPDATE_GUIDE") == "1"
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
 QR = "079190012345||Trần Thị Hoa|15041990|Nữ|45 Lê Lợi, Phường Bến Nghé, Quận 1, TP Hồ Chí Minh|10052022"
-expect.set_options(timeout=10_000)  # CI machines run other suites at the same time
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian chromium is not installed (make browsers)")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        await b.close()
-
-
 async def _shot(page: Page, size: str, name: str) -> None:
-    folder = ARTIFACTS / size
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=False)
-    if size == "phone" and UPDATE_GUIDE:
-        GUIDE_IMG.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, GUIDE_IMG / f"{name}.png")
+    await screenshot(page, size, name, guide_size="phone")
 
 
 @pytest.mark.parametrize("size", list(SIZES))

@@ -10,15 +10,12 @@ Screenshots go to ``test-artifacts/e2e/<size>/``; the tablet ones are copied to 
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
+from tests.e2e.conftest import ARTIFACTS, screenshot
 from tests.e2e.e2e_staff import hospital_with_staff, setup_repo, sign_in, sign_out
 
 from benhan.clinical import adt, registration
@@ -29,46 +26,12 @@ from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel.context import RequestContext
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-GUIDE_IMG = ROOT / "docs" / "guide" / "img"
-# `make guide-images` (BENHAN_UPDATE_GUIDE=1) refreshes the user guides' screenshots from this journey.
-UPDATE_GUIDE = os.environ.get("BENHAN_UPDATE_GUIDE") == "1"
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
 CTX = RequestContext.system("e2e")
 SIZES = {"tablet": {"width": 820, "height": 1180}, "phone": {"width": 390, "height": 844}}
-expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not HAVE_CHROMIUM:
-        pytest.skip("Debian chromium is not installed (make browsers)")
-    async with async_playwright() as pw:
-        b = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        await b.close()
 
 
 async def _shot(page: Page, size: str, name: str, *, full: bool = False) -> None:
-    folder = ARTIFACTS / size
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    await page.screenshot(path=str(path), full_page=full)
-    if size == "tablet" and UPDATE_GUIDE:
-        GUIDE_IMG.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, GUIDE_IMG / f"{name}.png")
+    await screenshot(page, size, name, guide_size="tablet", full=full)
 
 
 async def _admitted(repo: PgRepository, dept: str, name: str, born: date, sex: str) -> dict[str, str]:
