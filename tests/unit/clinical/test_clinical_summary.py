@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from benhan.clinical import emar, summary
+from benhan.clinical import disclosure, emar, summary
 from benhan.clinical.frequency import parse_frequency, to_fhir_dosages
 from benhan.clinical.wristband import code128_svg, qr_svg
 from benhan.kernel.clock import VN_TZ
@@ -135,7 +135,7 @@ def test_changes_against_the_snapshot() -> None:
 
 def test_disclosure_per_day() -> None:
     days = [DAY - timedelta(days=1), DAY]
-    rows = summary.disclosure([request("m1", "e1", "DEMO.0001", "sáng 1 viên, tối 1 viên")], days, DRUGS)
+    rows = disclosure.disclosure([request("m1", "e1", "DEMO.0001", "sáng 1 viên, tối 1 viên")], days, DRUGS)
     [row] = rows
     assert row.per_day == {DAY - timedelta(days=1): Decimal(1), DAY: Decimal(2)}  # started at 10:00 the day before
     assert row.total == Decimal(3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import jsonpatch
 import orjson
 
 from benhan.kernel.clock import fhir_instant
@@ -40,3 +41,16 @@ def check_validation(resource: JsonObj) -> None:
             f"{len(problems)} problem(s) in {resource.get('resourceType')}",
             [Issue(p.code, p.message, p.severity, (p.expression,) if p.expression else ()) for p in problems],
         )
+
+
+def apply_json_patch(document: JsonObj, patch: Any) -> JsonObj:
+    """RFC 6902 JSON Patch (FHIR R4 http.html#patch)."""
+    if not isinstance(patch, list):
+        raise BenhanError(ErrorCode.INVALID_PATCH, "A JSON Patch document is an array of operations")
+    try:
+        result = jsonpatch.JsonPatch(patch).apply(document)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
+        raise BenhanError(ErrorCode.PATCH_FAILED, f"The patch could not be applied: {exc}") from None
+    if not isinstance(result, dict):
+        raise BenhanError(ErrorCode.PATCH_FAILED, "The patch did not produce a resource")
+    return result

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from benhan.clinical import facility, summary
+from benhan.clinical import disclosure, facility, summary
 from benhan.clinical.records import parse_vn_date, today_vn
 from benhan.kernel.clock import VN_TZ
 from benhan.terminology.catalogue import demo_drugs
@@ -66,7 +66,7 @@ async def disclosure_page(request: Request) -> Response:
         ctx_of(request), "MedicationRequest", [("encounter", f"Encounter/{enc_id}")]
     )
     days = _stay_days(stay.stay.start, stay.stay.end)
-    rows = summary.disclosure(requests, days, demo_drugs())
+    rows = disclosure.disclosure(requests, days, demo_drugs())
     return render(request, "pages/disclosure.html", {"s": stay, "patient": stay.patient, "days": days, "rows": rows})
 
 

@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import jsonpatch
 import orjson
 
 from benhan.fhir.search.query import SearchQuery
@@ -21,7 +20,7 @@ from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg import rows
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.guard import FACT_TYPES, Guard
-from benhan.fhir.storage.prepare import check_validation, stamp
+from benhan.fhir.storage.prepare import apply_json_patch, check_validation, stamp
 from benhan.fhir.storage.protocol import (
     AccessPolicy,
     EverythingQuery,
@@ -396,15 +395,3 @@ class PgRepository:
         await self._guard.record(ctx, AuditInfo("operation", type="Patient", id=patient_id, patient_id=patient_id,
                                                 query="$everything", returned=returned))
         return result
-
-def apply_json_patch(document: JsonObj, patch: Any) -> JsonObj:
-    """RFC 6902 JSON Patch (FHIR R4 http.html#patch)."""
-    if not isinstance(patch, list):
-        raise BenhanError(ErrorCode.INVALID_PATCH, "A JSON Patch document is an array of operations")
-    try:
-        result = jsonpatch.JsonPatch(patch).apply(document)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
-        raise BenhanError(ErrorCode.PATCH_FAILED, f"The patch could not be applied: {exc}") from None
-    if not isinstance(result, dict):
-        raise BenhanError(ErrorCode.PATCH_FAILED, "The patch did not produce a resource")
-    return result
