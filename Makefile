@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 EXTERNAL_DB ?= $(TEST_DATABASE_URL)
 
 
-.PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers guide-images assets
+.PHONY: help install demo serve test lint typecheck unit integration e2e bench bench-full clean browsers loadtools guide-images assets
 
 help:
 	@echo "make demo   install everything, load the demo province and serve http://127.0.0.1:8000"
@@ -41,6 +41,13 @@ browsers:
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; fi; \
 	fi
 
+# wrk (Debian) drives the single-request benchmark workloads; bench/wrk.py says why.
+loadtools:
+	@if ! command -v wrk >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi; \
+	fi
+
 demo: install
 	$(VENV)/bin/benhan demo
 
@@ -58,7 +65,7 @@ unit: install
 	$(PYTEST) tests/unit -q
 
 # Integration tests against the embedded PostgreSQL and, when TEST_DATABASE_URL is set, against that server.
-integration: install
+integration: install loadtools
 	env -u TEST_DATABASE_URL $(PYTEST) tests/integration -q
 	@if [ -n "$(EXTERNAL_DB)" ]; then TEST_DATABASE_URL="$(EXTERNAL_DB)" $(PYTEST) tests/integration -q; fi
 
@@ -67,10 +74,10 @@ e2e: install browsers
 
 test: lint typecheck unit integration e2e
 
-bench: install
+bench: install loadtools
 	$(PY) -m bench.run --quick
 
-bench-full: install
+bench-full: install loadtools
 	$(PY) -m bench.run --full
 
 clean:

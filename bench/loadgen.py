@@ -22,7 +22,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench import data
+from bench import data, wrk
 from bench.server import cpu_seconds
 from bench.workloads import WORKLOADS, Ctx, Recorder
 
@@ -66,14 +66,57 @@ class CpuMeter:
     def snapshot(self) -> dict[str, float]:
         """Cumulative CPU seconds: server, postgres, client, and each server process."""
         me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
+        client = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
         shot = {"server": cpu_seconds(self.server_pids), "postgres": cpu_seconds(self._pg_pids()),
-                "client": me.ru_utime + me.ru_stime, "machine": machine_busy_seconds()}
+                "client": client, "machine": machine_busy_seconds()}
         # Per server process: shows whether keep-alive connections spread evenly over the workers.
         shot.update({f"pid {pid}": cpu_seconds([pid]) for pid in self.server_pids})
         return shot
 
 
+def use_wrk(spec: dict[str, Any]) -> bool:
+    """wrk for single-request workloads (bench/wrk.py), unless the spec asks for the asyncio client or runs
+    a fixed number of iterations (preloading data)."""
+    return (spec.get("tool") != "aiohttp" and spec["workload"] in wrk.SUPPORTED and not spec.get("iterations")
+            and wrk.available())
+
+
+async def run_level_wrk(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> dict[str, Any]:
+    items, method, path = wrk.prepare(spec)
+    try:
+        warmup = float(spec.get("warmup", 1.0))
+        if warmup > 0:
+            wrk.run(spec, concurrency, warmup, items, method, path)
+        start = meter.snapshot()
+        res = wrk.run(spec, concurrency, float(spec["duration"]), items, method, path)
+        cpu = cpu_delta(start, meter.snapshot())
+        first = items.read_text().split("\n", 1)[0]
+    finally:
+        items.unlink()
+    samples: list[str] = []
+    if res["errors"]:  # wrk counts failures; show what one request of the same kind answers
+        headers = {"Authorization": f"Bearer {spec['token']}"} if spec.get("token") else {}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            url, body = (f"{spec['base']}{path}", first) if method == "POST" else (f"{spec['base']}/{first}", None)
+            async with session.request(method, url, data=body,
+                                       headers={"Content-Type": "application/fhir+json"}) as resp:
+                samples.append(f"{resp.status} {method} {url}: {(await resp.read())[:200]!r}")
+    duration, count = res["seconds"], res["requests"] - res["errors"]
+    label = spec.get("params", {}).get("label") or ("create Patient" if method == "POST" else "get")
+    return {
+        "concurrency": concurrency, "seconds": round(duration, 2), "requests": count, "errors": res["errors"],
+        "req_per_s": round(count / duration, 1), "units_per_s": round(count / duration, 1),
+        "latency_ms": {k: round(v, 3) for k, v in res["latency_ms"].items()},
+        "by_label": {label: {"requests": count, **{k: round(v, 3) for k, v in res["latency_ms"].items()}}},
+        "error_samples": samples, "cpu_seconds": cpu,
+        "cpu_share": {k: round(v / duration, 2) for k, v in cpu.items()}, "tool": "wrk",
+    }
+
+
 async def run_level(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> dict[str, Any]:
+    if use_wrk(spec):
+        return await run_level_wrk(spec, concurrency, meter)
     workload = WORKLOADS[spec["workload"]]
     warmup, duration = float(spec.get("warmup", 1.0)), float(spec["duration"])
     # With ``iterations`` the level runs until that many iterations are done (preloading data).
@@ -108,7 +151,7 @@ async def run_level(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> 
     if budget is not None:
         cpu_end.update(meter.snapshot())
         duration = time.perf_counter() - rec.window_start
-    return summarise(rec, concurrency, duration, cpu_delta(cpu_start, cpu_end))
+    return {**summarise(rec, concurrency, duration, cpu_delta(cpu_start, cpu_end)), "tool": "aiohttp"}
 
 
 async def mark_cpu(rec: Recorder, meter: CpuMeter, start: dict[str, float], end: dict[str, float]) -> None:

@@ -60,11 +60,10 @@ class BenhanServer:
             return [str(BIN / "granian"), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
                     "--port", str(self.port), "--workers", str(c.workers), "--loop", "uvloop", "--http", "1",
                     "--no-ws", "--log-level", "warning", "--backlog", "2048", "benhan.app:create_app"]
-        # The settings of `benhan serve` (cli._serve), without its migration step: the bench migrated once,
-        # and a server is started up to nine times per run.
-        return [str(BIN / "uvicorn"), "benhan.app:create_app", "--factory", "--host", "127.0.0.1",
-                "--port", str(self.port), "--workers", str(c.workers), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning", "--lifespan", "on"]
+        # `benhan serve` as an operator runs it (one SO_REUSEPORT socket per worker, benhan.server), without
+        # its migration step: the bench migrated once, and a server is started up to nine times per run.
+        return [str(BIN / "benhan"), "serve", "--no-migrate", "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(c.workers)]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -52,14 +52,11 @@ def migrate() -> None:
 
 
 def _serve(url: str, host: str, port: int, workers: int) -> None:
-    import uvicorn
+    from benhan import server
 
     # Workers are separate processes: they find the database through the environment.
     os.environ["DATABASE_URL"] = url
-    uvicorn.run(
-        "benhan.app:create_app", factory=True, host=host, port=port, workers=workers,
-        log_level="warning", access_log=False, lifespan="on",
-    )
+    server.run(host, port, workers)
 
 
 @app.command()
@@ -67,6 +64,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving")] = True,
 ) -> None:
     """Serve the web app and the FHIR API (Ctrl-C stops it, and the embedded database, cleanly)."""
     from benhan import migrate as migrations
@@ -74,7 +72,8 @@ def serve(
 
     settings = get_settings()
     with database() as url:
-        migrations.upgrade(url)
+        if migrate:
+            migrations.upgrade(url)
         _serve(url, host or settings.host, port or settings.port, workers or settings.workers)
 
 
