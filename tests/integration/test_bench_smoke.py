@@ -7,6 +7,7 @@ embedded pass of ``make integration``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,10 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
         assert levels, name
         assert all(level["requests"] > 0 for level in levels), name
         assert all(level["errors"] == 0 for level in levels), (name, levels[0]["error_samples"])
+    # `make integration` installs wrk (Makefile loadtools): single-request workloads run on it, the rest on aiohttp.
+    expected = "wrk" if shutil.which("wrk") else "aiohttp"
+    assert {level["tool"] for level in result["workloads"]["read by id"]["levels"]} == {expected}
+    assert {level["tool"] for level in result["workloads"]["CRUD mix"]["levels"]} == {"aiohttp"}
     raw = result["raw_postgres"]
     assert raw["select"]["levels"][0]["req_per_s"] > 0
     assert raw["bulk_copy"]["rows"] > 0
