@@ -142,3 +142,11 @@ async def sample(url: str, limit: int) -> dict[str, Any]:
         "families": sorted({r["family"] for r in pats if r["family"]}),
         "identifiers": [r["ident"] for r in pats if r["ident"]],
     }
+
+
+async def count_resources(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM resource"))
+    finally:
+        await conn.close()

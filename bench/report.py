@@ -164,6 +164,10 @@ def markdown(result: Result) -> str:
         lines += [f"| {r['server']} | {r['workers']} | {r['read_rps']:,.0f} | {r['create_rps']:,.0f} | "
                   f"{r['score']:,.0f} | {r['read_p99_ms']} |" for r in sel["candidates"]]
         lines.append("")
+    synth = result.get("synth_load")
+    if synth:
+        lines += [f"Preload by `benhan synth --patients {synth['patients']:,} --load` (COPY path): "
+                  f"{synth['resources']:,} resources in {synth['seconds']} s ({synth['resources_per_s']:,.0f}/s).", ""]
     pre = result.get("preload")
     if pre:
         lines += [f"Preload through the API: {pre['requests']} bundles, {pre['units_per_s']:,.0f} resources/s "

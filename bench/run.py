@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,8 @@ class Mode:
     thresholds: bool = True
     max_searches: int = len(SEARCHES)
     raw_levels: tuple[int, ...] | None = None  # default: the same levels as the workloads
+    #: patients loaded first by `benhan synth --load` (COPY path; ~500 resources each: issue 3's 5 M scale)
+    synth_patients: int = 0
 
 
 WORKERS = (1, 2, 3, 4)
@@ -78,9 +81,9 @@ MODES = {
                    max_searches=2, raw_levels=(8,)),
     "quick": Mode("quick", (1, 8, 32, 64), (1, 8, 16, 32, 64), 3.0, 1.0, 40,
                   tuple(("uvicorn", w) for w in WORKERS) + tuple(("granian", w) for w in WORKERS), 1.6, (8,), 2.0, 2.0),
-    "full": Mode("full", (1, 8, 32, 64), (1, 8, 16, 32, 64), 20.0, 3.0, 10_000,
+    "full": Mode("full", (1, 8, 32, 64), (1, 8, 16, 32, 64), 20.0, 3.0, 200,
                  tuple(("uvicorn", w) for w in WORKERS) + tuple(("granian", w) for w in WORKERS), 8.0,
-                 (1, 8, 32, 64), 10.0, 10.0),
+                 (1, 8, 32, 64), 10.0, 10.0, synth_patients=10_000),
 }
 
 
@@ -127,7 +130,26 @@ class Bench:
         return {"label": "read", "template": "fhir/{id}", "values": {"id": self.sample["ids"]}}
 
     # -- phases -----------------------------------------------------------------------------------
+    def synth_load(self) -> None:
+        """Issue 3's scale: ``benhan synth --patients N --load`` (COPY path) before the API preload."""
+        n = self.mode.synth_patients
+        log(f"preload: benhan synth --patients {n} --load (COPY path)")
+        started = time.monotonic()
+        env = {**os.environ, "DATABASE_URL": self.url, "BENHAN_MODE": "production",
+               "BENHAN_SECRET_KEY": secrets.token_urlsafe(48), "BENHAN_LOG_LEVEL": "WARNING"}
+        done = subprocess.run([str(Path(PY).parent / "benhan"), "synth", "--patients", str(n), "--load"], env=env,
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"benhan synth failed: {done.stderr[-2000:]}")
+        seconds = time.monotonic() - started
+        resources = asyncio.run(pg.count_resources(self.url))
+        self.results["synth_load"] = {"patients": n, "resources": resources, "seconds": round(seconds, 1),
+                                      "resources_per_s": round(resources / seconds, 1)}
+        log(f"  {resources:,} resources in {seconds:.0f} s")
+
     def preload(self, srv: BenhanServer) -> None:
+        if self.mode.synth_patients and "synth_load" not in self.results:
+            self.synth_load()
         n = self.mode.preload_bundles
         log(f"preload: {n} patient bundles of 100 resources ({srv.config.label}, 8 clients)")
         res = self.load(srv, "bundle", (8,), 0, warmup=0, iterations=n)
