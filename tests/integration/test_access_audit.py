@@ -59,6 +59,32 @@ async def test_writes_are_audited_in_their_transaction(client: httpx.AsyncClient
     assert len(await audit_rows(db, action="create")) == 1
 
 
+async def test_a_create_and_its_audit_record_commit_together(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+    """A single create is one statement (resource, index, origin, audit): if the audit append fails, nothing
+    of the create is stored."""
+    async with db.acquire() as conn:
+        await conn.execute("""
+            CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$;
+            CREATE TRIGGER test_refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW
+                EXECUTE FUNCTION test_refuse_audit();""")
+    try:
+        failed = await client.post("/fhir/Patient", json=patient("Trần Thị Bình"), headers=FJ)
+    finally:
+        async with db.acquire() as conn:
+            await conn.execute("DROP TRIGGER test_refuse_audit ON audit_log; DROP FUNCTION test_refuse_audit()")
+    assert failed.status_code == 500
+    assert failed.json()["resourceType"] == "OperationOutcome"
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM resource WHERE type = 'Patient'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM sp_string") == 0
+    created = await client.post("/fhir/Patient", json=patient("Trần Thị Bình"), headers=FJ)
+    assert created.status_code == 201
+    [row] = await audit_rows(db, action="create")
+    assert orjson.loads(row["content"])["entity"][0]["what"]["reference"].startswith(
+        f"Patient/{created.json()['id']}")
+
+
 async def test_reads_under_concurrency_are_all_recorded(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
     results = await asyncio.gather(*(client.get(f"/fhir/Patient/{pid}") for _ in range(40)))

@@ -19,6 +19,7 @@ import os
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import orjson
@@ -30,18 +31,30 @@ AUDIT_CHAINS = 8  # migrations/versions/0003_identity_audit.py
 log = logging.getLogger(__name__)
 
 
-async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
-    """Append ``records`` to one chain inside the caller's transaction."""
-    if not records:
-        return
-    chain = random.randrange(AUDIT_CHAINS) if chain is None else chain
-    await conn.execute(
-        "SELECT benhan_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        chain, [r.recorded for r in records], [r.action for r in records], [r.outcome for r in records],
+#: the argument types of ``benhan_audit_append`` (migrations 0003), for statements that embed the call
+APPEND_TYPES = ("int4", "timestamptz[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]",
+                "text[]", "bool[]", "text[]", "bytea[]")
+
+
+def append_args(records: list[AuditRecord], chain: int | None = None) -> list[Any]:
+    """The 13 arguments of ``benhan_audit_append`` for ``records`` on ``chain`` (random when None)."""
+    return [
+        random.randrange(AUDIT_CHAINS) if chain is None else chain,
+        [r.recorded for r in records], [r.action for r in records], [r.outcome for r in records],
         [r.user_name for r in records], [r.user_id for r in records], [r.client_id for r in records],
         [r.facility_id for r in records], [r.department_id for r in records], [r.patient_id for r in records],
         [r.break_glass for r in records], [" ".join(r.entity) or None for r in records],
         [r.content for r in records],
+    ]
+
+
+async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
+    """Append ``records`` to one chain inside the caller's transaction."""
+    if not records:
+        return
+    await conn.execute(
+        "SELECT benhan_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        *append_args(records, chain),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from benhan.fhir.storage.access_types import AuditInfo, Decision, Derived, Target
+from benhan.fhir.storage.access_types import AuditInfo, AuditRecord, Decision, Derived, Target
 from benhan.fhir.storage.pg import access_sql, rows
 from benhan.fhir.storage.pg.audit import AuditLog, append
 from benhan.fhir.storage.protocol import AccessPolicy, JsonObj
@@ -146,12 +146,28 @@ class Guard:
             await access_sql.maintain(conn, rid, derived, origin, deleted=stored is None)
         if ctx is None:
             return
-        patient = _patient_of(stored) if stored is not None else None
-        record = self.access.audit(ctx, AuditInfo(action, type=type_, id=id_, version=version, patient_id=patient))
+        record = self._write_record(ctx, action, type_, id_, version, stored)
         if self.pending is not None:
             self.pending.append(record)
         else:
             await append(conn, [record])
+
+    def inline_create(self, ctx: RequestContext, type_: str, id_: str, stored: JsonObj) -> tuple[str | None,
+                                                                                            list[AuditRecord]]:
+        """What :meth:`written` would do for a create, as data for the INSERT statement itself: the origin
+        facility and the audit record.  Only for types whose writes maintain no other access facts
+        (callers check ``type_ not in FACT_TYPES``) and outside a unit of work (``pending`` is None)."""
+        assert type_ not in FACT_TYPES
+        assert self.pending is None
+        if self.access is None:
+            return None, []
+        return ctx.facility_id, [self._write_record(ctx, "create", type_, id_, 1, stored)]
+
+    def _write_record(self, ctx: RequestContext, action: str, type_: str, id_: str, version: int,
+                      stored: JsonObj | None) -> AuditRecord:
+        assert self.access is not None
+        patient = _patient_of(stored) if stored is not None else None
+        return self.access.audit(ctx, AuditInfo(action, type=type_, id=id_, version=version, patient_id=patient))
 
     async def record(self, ctx: RequestContext, info: AuditInfo) -> None:
         """Audit a read, search or denial durably (group commit)."""

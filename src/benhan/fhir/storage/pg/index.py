@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from benhan.fhir.search.extract import IndexRows, extract
+import orjson
+
+from benhan.fhir.search.extract import IndexRows, extract, patient_compartment
+from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
+from benhan.fhir.storage.protocol import JsonObj
 from benhan.kernel.db import Conn
 
 __all__ = [
@@ -174,7 +179,7 @@ async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
 
 
 # -- new resources: the resource rows and their index rows in one statement ------------------------------
-def _create_sql() -> str:
+def _create_sql(*, audited: bool = False) -> str:
     """INSERT the resource rows of ``unnest($1..$4)`` and every index row in one statement.  Index rows
     carry the 1-based position of their resource (``o``); the inserted rows come back with their ``rid``
     (RETURNING is how data-modifying CTEs see each other's rows) and are joined on (type, id), unique."""
@@ -198,10 +203,20 @@ def _create_sql() -> str:
         f"{_TSV.format('x.c')} FROM unnest({o}, {narrative}, {content}) AS x(o, n, c) JOIN k ON k.o = x.o "
         "WHERE x.n <> '' OR x.c <> '')"
     )
-    return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r"
+    if not audited:
+        return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r"
+    # A single create's other effects in the same statement: its origin facility (an access fact) and its
+    # audit record (benhan_audit_append locks the chain head until the statement's implicit commit).
+    n += 3
+    ctes.append(f"og AS (INSERT INTO resource_origin (rid, facility_id) SELECT rid, ${n}::text FROM r "
+                f"WHERE ${n}::text IS NOT NULL)")
+    args = ", ".join(f"${n + 1 + i}::{t}" for i, t in enumerate(APPEND_TYPES))
+    ctes.append(f"au AS (SELECT benhan_audit_append({args}) AS appended)")
+    return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r CROSS JOIN au"
 
 
 _CREATE_SQL = _create_sql()
+_CREATE_AUDITED_SQL = _create_sql(audited=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +230,29 @@ class NewRow:
     rows: IndexRows
 
 
-async def insert_new(conn: Conn, new: Sequence[NewRow], when: datetime) -> list[int]:
+def new_rows(items: Sequence[tuple[JsonObj, str, str]], when: datetime) -> tuple[list[NewRow], list[JsonObj]]:
+    """Stamp checked (resource, type, id) items as version 1 and extract their index rows; also the stored
+    JSON of each (what access facts and audit records are derived from)."""
+    from benhan.fhir.storage.prepare import stamp
+
+    new: list[NewRow] = []
+    stored: list[JsonObj] = []
+    for resource, type_, id_ in items:
+        content = stamp(resource, type_, id_, 1, when)
+        stored_json = orjson.loads(content)
+        stored.append(stored_json)
+        new.append(NewRow(type_, id_, patient_compartment(stored_json), content, extract(type_, stored_json)))
+    return new, stored
+
+
+async def insert_new(
+    conn: Conn, new: Sequence[NewRow], when: datetime, *, audit: list[AuditRecord] | None = None,
+    origin: str | None = None,
+) -> list[int]:
     """Store ``new`` as version 1 with their search index rows in one round trip; their ``rid`` in order.
-    Used for single creates and for all the POSTs of a transaction Bundle alike."""
+    Used for single creates and for all the POSTs of a transaction Bundle alike.  With ``audit`` (a
+    single create outside a transaction block) the origin fact and the audit records go in the same
+    statement, which PostgreSQL commits atomically on its own."""
     args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
                        [r.content for r in new], when]
     for g in range(len(_LAYOUT)):
@@ -225,6 +260,9 @@ async def insert_new(conn: Conn, new: Sequence[NewRow], when: datetime) -> list[
         args.extend(_columns(group, len(_LAYOUT[g][2]) + 1))
     texts = [(pos, r.rows.narrative, r.rows.content[:_CONTENT_LIMIT]) for pos, r in enumerate(new, 1)]
     args.extend(_columns(texts, 3))
-    found = await conn.fetch(_CREATE_SQL, *args)
+    if audit is not None:
+        args.append(origin)
+        args.extend(append_args(audit))
+    found = await conn.fetch(_CREATE_SQL if audit is None else _CREATE_AUDITED_SQL, *args)
     rid_of = {(row["type"], row["id"]): row["rid"] for row in found}
     return [rid_of[(r.type, r.id)] for r in new]

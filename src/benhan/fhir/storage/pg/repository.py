@@ -148,6 +148,13 @@ class PgRepository:
     ) -> WriteResult:
         type_ = str(resource.get("resourceType"))
         self._check(resource)
+        if not if_none_exist and self._conn is None and type_ not in FACT_TYPES:
+            # One statement and no transaction block: the resource, its index rows, its origin fact and its
+            # audit record commit together (a statement is atomic), in one round trip instead of four.
+            new = assigned_id or new_id()
+            async with self.pool.acquire() as conn:
+                await self._guard.check_new(conn, ctx, "create", {**resource, "id": new})
+                return await self._insert_inline(conn, resource, type_, new, ctx)
         async with self._tx() as conn:
             if if_none_exist:
                 # FHIR R4 http.html#ccreate: one match → return it, several → 412, none → create.
@@ -274,22 +281,27 @@ class PgRepository:
     ) -> WriteResult:
         return (await self._insert_many(conn, [(resource, type_, id_)], ctx))[0]
 
+    async def _insert_inline(
+        self, conn: Conn, resource: JsonObj, type_: str, id_: str, ctx: RequestContext
+    ) -> WriteResult:
+        """A checked single create (type outside FACT_TYPES) in one autocommitted statement."""
+        from benhan.fhir.storage.pg.index import insert_new, new_rows
+
+        when = clock.now()
+        [row], [stored_json] = new_rows([(resource, type_, id_)], when)
+        origin, records = self._guard.inline_create(ctx, type_, id_, stored_json)
+        await insert_new(conn, [row], when, audit=records, origin=origin)
+        return WriteResult(StoredResource(type_, id_, 1, when, False, row.content), created=True)
+
     async def _insert_many(
         self, conn: Conn, items: Sequence[tuple[JsonObj, str, str]], ctx: RequestContext | None = None
     ) -> list[WriteResult]:
         """Store checked (resource, type, id) items as version 1: the resource rows and their search index in
         one statement, then the access facts and audit record of each, in the caller's transaction."""
-        from benhan.fhir.search.extract import extract, patient_compartment
-        from benhan.fhir.storage.pg.index import NewRow, insert_new
+        from benhan.fhir.storage.pg.index import insert_new, new_rows
 
         when = clock.now()
-        new: list[NewRow] = []
-        stored: list[JsonObj] = []
-        for resource, type_, id_ in items:
-            content = stamp(resource, type_, id_, 1, when)
-            stored_json = orjson.loads(content)
-            stored.append(stored_json)
-            new.append(NewRow(type_, id_, patient_compartment(stored_json), content, extract(type_, stored_json)))
+        new, stored = new_rows(items, when)
         rids = await insert_new(conn, new, when)
         for rid, row, stored_json in zip(rids, new, stored, strict=True):
             await self._guard.written(conn, ctx, "create", rid, row.type, row.id, 1, stored_json)
@@ -395,3 +407,4 @@ class PgRepository:
         await self._guard.record(ctx, AuditInfo("operation", type="Patient", id=patient_id, patient_id=patient_id,
                                                 query="$everything", returned=returned))
         return result
+
