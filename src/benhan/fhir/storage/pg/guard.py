@@ -163,6 +163,14 @@ class Guard:
             return None, []
         return ctx.facility_id, [self._write_record(ctx, "create", type_, id_, 1, stored)]
 
+    def inline_audit(self, ctx: RequestContext | None, action: str, type_: str, id_: str, version: int,
+                     stored: JsonObj | None) -> list[AuditRecord] | None:
+        """An update's or delete's audit records, to append in its own statement; None when :meth:`written`
+        must run instead (access facts to maintain, a unit of work collecting records, no policy)."""
+        if self.access is None or ctx is None or self.pending is not None or type_ in FACT_TYPES:
+            return None
+        return [self._write_record(ctx, action, type_, id_, version, stored)]
+
     def _write_record(self, ctx: RequestContext, action: str, type_: str, id_: str, version: int,
                       stored: JsonObj | None) -> AuditRecord:
         assert self.access is not None

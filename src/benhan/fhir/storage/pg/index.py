@@ -86,20 +86,34 @@ def _supersede_ctes(n: int) -> list[str]:
     ]
 
 
-def _supersede_sql() -> str:
+def _audit_cte(n: int) -> str:
+    """Append the audit records given as arguments ``$n..$n+12`` (``benhan_audit_append``, migrations 0003) in
+    the write's own statement; the final SELECT must read ``au`` so that it runs."""
+    args = ", ".join(f"${n + i}::{t}" for i, t in enumerate(APPEND_TYPES))
+    return f"au AS (SELECT benhan_audit_append({args}) AS appended)"
+
+
+def _supersede_sql(*, audited: bool = False) -> str:
     ctes, n = _write_ctes()
-    return "WITH " + ",\n".join([*ctes, *_supersede_ctes(n)]) + "\nSELECT 1"
+    ctes += _supersede_ctes(n)
+    if audited:
+        return "WITH " + ",\n".join([*ctes, _audit_cte(n + 5)]) + "\nSELECT appended FROM au"
+    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
 
 
-def _delete_sql() -> str:
-    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES]
-    return "WITH " + ",\n".join([*ctes, *_supersede_ctes(2)]) + "\nSELECT 1"
+def _delete_sql(*, audited: bool = False) -> str:
+    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES] + _supersede_ctes(2)
+    if audited:
+        return "WITH " + ",\n".join([*ctes, _audit_cte(7)]) + "\nSELECT appended FROM au"
+    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
 
 
 _WRITE_SQL = _write_sql()
 _INSERT_SQL = _write_sql(fresh=True)
 _SUPERSEDE_SQL = _supersede_sql()
+_SUPERSEDE_AUDITED_SQL = _supersede_sql(audited=True)
 _DELETE_SQL = _delete_sql()
+_DELETE_AUDITED_SQL = _delete_sql(audited=True)
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -134,16 +148,26 @@ async def delete_index(conn: Conn, rid: int) -> None:
 
 async def supersede(
     conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
-    resource_type: str, resource: dict[str, Any],
+    resource_type: str, resource: dict[str, Any], *, audit: list[AuditRecord] | None = None,
 ) -> None:
-    """A new current version of ``rid`` (the old one moves to history) with its index rows: one round trip."""
-    await conn.execute(_SUPERSEDE_SQL, rid, *_arguments(extract(resource_type, resource)),
-                       version, when, False, patient_id, content)
+    """A new current version of ``rid`` (the old one moves to history) with its index rows, and ``audit``
+    records if given: one round trip."""
+    args = [rid, *_arguments(extract(resource_type, resource)), version, when, False, patient_id, content]
+    if audit is None:
+        await conn.execute(_SUPERSEDE_SQL, *args)
+    else:
+        await conn.execute(_SUPERSEDE_AUDITED_SQL, *args, *append_args(audit))
 
 
-async def supersede_deleted(conn: Conn, rid: int, version: int, when: datetime) -> None:
-    """A deletion version of ``rid`` (the old one moves to history); its index rows go: one round trip."""
-    await conn.execute(_DELETE_SQL, rid, version, when, True, None, b"")
+async def supersede_deleted(
+    conn: Conn, rid: int, version: int, when: datetime, *, audit: list[AuditRecord] | None = None
+) -> None:
+    """A deletion version of ``rid`` (the old one moves to history); its index rows go; ``audit`` records
+    are appended if given: one round trip."""
+    if audit is None:
+        await conn.execute(_DELETE_SQL, rid, version, when, True, None, b"")
+    else:
+        await conn.execute(_DELETE_AUDITED_SQL, rid, version, when, True, None, b"", *append_args(audit))
 
 
 def table_rows(batch: Sequence[tuple[int, IndexRows]]) -> TableRows:
@@ -210,8 +234,7 @@ def _create_sql(*, audited: bool = False) -> str:
     n += 3
     ctes.append(f"og AS (INSERT INTO resource_origin (rid, facility_id) SELECT rid, ${n}::text FROM r "
                 f"WHERE ${n}::text IS NOT NULL)")
-    args = ", ".join(f"${n + 1 + i}::{t}" for i, t in enumerate(APPEND_TYPES))
-    ctes.append(f"au AS (SELECT benhan_audit_append({args}) AS appended)")
+    ctes.append(_audit_cte(n + 1))
     return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r CROSS JOIN au"
 
 

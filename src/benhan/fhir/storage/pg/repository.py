@@ -354,8 +354,10 @@ class PgRepository:
         content = stamp(resource, type_, id_, version, when)
         stored_json = orjson.loads(content)
         patient = patient_compartment(stored_json)
-        await supersede(conn, current["rid"], version, when, patient, content, type_, stored_json)
-        await self._guard.written(conn, ctx, action, current["rid"], type_, id_, version, stored_json)
+        audit = self._guard.inline_audit(ctx, action, type_, id_, version, stored_json)
+        await supersede(conn, current["rid"], version, when, patient, content, type_, stored_json, audit=audit)
+        if audit is None:
+            await self._guard.written(conn, ctx, action, current["rid"], type_, id_, version, stored_json)
         return WriteResult(StoredResource(type_, id_, version, when, False, content), created=bool(current["deleted"]))
 
     async def _delete_row(
@@ -368,8 +370,11 @@ class PgRepository:
         if current["deleted"]:
             return rows.to_stored(current)  # FHIR R4 http.html#delete: deleting again is a no-op.
         version, when = current["version"] + 1, clock.now()
-        await supersede_deleted(conn, current["rid"], version, when)
-        await self._guard.written(conn, ctx, "delete", current["rid"], current["type"], current["id"], version, None)
+        type_, id_ = current["type"], current["id"]
+        audit = self._guard.inline_audit(ctx, "delete", type_, id_, version, None)
+        await supersede_deleted(conn, current["rid"], version, when, audit=audit)
+        if audit is None:
+            await self._guard.written(conn, ctx, "delete", current["rid"], type_, id_, version, None)
         return StoredResource(current["type"], current["id"], version, when, True, b"")
 
 
