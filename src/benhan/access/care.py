@@ -85,5 +85,24 @@ def consent_blocks(resource: JsonObj) -> tuple[tuple[str, str | None], ...]:
     return tuple((patient, f) for f in dict.fromkeys(facilities))
 
 
+#: the element naming the Organization a directory resource belongs to (FHIR R4 resource definitions)
+OWNER_ELEMENT = {"Location": "managingOrganization", "PractitionerRole": "organization",
+                 "HealthcareService": "providedBy", "Endpoint": "managingOrganization"}
+
+
+def owners(resource: JsonObj) -> tuple[str, ...]:
+    """The organisations a non-patient resource belongs to, nearest first: an Organization belongs to itself,
+    then to what it is ``partOf``; a Location, PractitionerRole, HealthcareService or Endpoint to the
+    Organization its owning element names."""
+    type_ = resource.get("resourceType")
+    if type_ == "Organization":
+        own = resource.get("id")
+        return tuple(x for x in (own if isinstance(own, str) else None, _ref_id(resource.get("partOf"), type_)) if x)
+    element = OWNER_ELEMENT.get(str(type_))
+    owner = _ref_id(resource.get(element), "Organization") if element else None
+    return (owner,) if owner else ()
+
+
 def derive(resource: JsonObj) -> Derived:
-    return Derived(care=care_links(resource), consent_blocks=consent_blocks(resource), org=org_unit(resource))
+    return Derived(care=care_links(resource), consent_blocks=consent_blocks(resource), org=org_unit(resource),
+                   owners=owners(resource))

@@ -105,6 +105,11 @@ def decide(ctx: RequestContext, cfg: PolicyConfig, action: str, target: Target, 
     needed = subject_level(ctx, cfg, target.type, write)
     if needed is None:
         return Decision(False, f"no active role may {action} {target.type}", 403)
+    if target.patient_id is None and write and needed >= LEVEL_FACILITY and target.owner_facility is not None \
+            and target.owner_facility != ctx.facility_id:
+        # A directory or ward resource (Location, Organization, PractitionerRole…) of another facility: roles
+        # whose write reach is their facility (or department) do not change it.
+        return Decision(False, f"{target.type} belongs to another facility", 403)
     if target.patient_id is None or (action == "create" and target.type == "Patient"):
         return ALLOW  # outside any patient compartment (or a new patient): the role decides
     if relation_level(ctx, target.relations) >= needed and not consent_hides(ctx, target):

@@ -54,6 +54,8 @@ class Derived:
     #: Consent opt-outs: (patient id, facility id or None for "every other facility")
     consent_blocks: tuple[tuple[str, str | None], ...] = ()
     org: OrgUnit | None = None
+    #: organisations a non-patient resource belongs to, nearest first (its facility is found from them)
+    owners: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,8 @@ class Target:
     consent_blocks: tuple[str | None, ...] = ()
     origin_facility: str | None = None
     exists: bool = True
+    #: a non-patient resource's facility (or the province's id above every facility); None: not known
+    owner_facility: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

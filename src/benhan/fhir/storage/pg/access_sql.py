@@ -86,6 +86,24 @@ def with_new_relations(target: Target, derived: Derived, units: dict[str, tuple[
                   target.consent_blocks, target.origin_facility, target.exists)
 
 
+async def owner_facility(conn: Conn, owners: tuple[str, ...]) -> str | None:
+    """The facility (or, above every facility, the province) of the first of ``owners`` that the
+    organisation tree knows: the nearest ancestor that is not a department."""
+    if not owners:
+        return None
+    found: str | None = await conn.fetchval(
+        """
+        WITH RECURSIVE up(start, id, kind, parent_id, depth) AS (
+            SELECT o.start, u.id, u.kind, u.parent_id, 0
+            FROM unnest($1::text[]) WITH ORDINALITY AS o(id, start) JOIN org_unit u ON u.id = o.id
+            UNION ALL
+            SELECT up.start, u.id, u.kind, u.parent_id, up.depth + 1
+            FROM up JOIN org_unit u ON u.id = up.parent_id WHERE up.kind = 'department' AND up.depth < 8)
+        SELECT id FROM up WHERE kind <> 'department' ORDER BY start, depth LIMIT 1
+        """, list(owners))
+    return found
+
+
 async def org_units(conn: Conn, ids: list[str]) -> dict[str, tuple[str, str | None]]:
     if not ids:
         return {}

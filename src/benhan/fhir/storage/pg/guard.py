@@ -22,6 +22,9 @@ from benhan.kernel.errors import BenhanError, ErrorCode
 
 #: types whose writes maintain access facts (care links, Consent opt-outs, the organisation tree)
 FACT_TYPES = frozenset({"Encounter", "EpisodeOfCare", "ServiceRequest", "CareTeam", "Consent", "Organization"})
+#: non-patient types that belong to one facility (benhan.access.care.owners): writes are scoped to it
+OWNED_TYPES = frozenset({"Organization", "Location", "PractitionerRole", "HealthcareService", "Endpoint"})
+WRITE_ACTIONS = frozenset({"create", "update", "patch", "delete"})
 
 
 def _patient_of(resource: JsonObj) -> str | None:
@@ -62,6 +65,10 @@ class Guard:
                 await self.record(ctx, AuditInfo(action, "failed", type_, id_, detail="not found"))
             return None
         target = access_sql.target_from(row, type_, id_, row["patient_id"])
+        if action in WRITE_ACTIONS and row["patient_id"] is None and type_ in OWNED_TYPES and row["content"]:
+            # Whose is it now (a write may not take another facility's bed or department over)?
+            owner = await access_sql.owner_facility(conn, self.access.derive(orjson_loads(row["content"])).owners)
+            target = replace(target, owner_facility=owner)
         decision = self.access.decide(ctx, action, target)
         if not decision.allowed:
             raise await self.refuse(ctx, AuditInfo(action, type=type_, id=id_, patient_id=row["patient_id"]), decision)
@@ -101,11 +108,14 @@ class Guard:
         # other facilities recorded) does not apply; relationships only ever add permission.  So when the
         # decision without any facts already allows, the facts need not be fetched.
         bare = Target(type=type_, id=resource.get("id"), patient_id=patient, origin_facility=ctx.facility_id)
+        if patient is None and type_ in OWNED_TYPES:
+            owners = self.access.derive(resource).owners
+            bare = replace(bare, owner_facility=await access_sql.owner_facility(conn, owners))
         if self.access.decide(ctx, act, bare).allowed:
             return
         facts = await access_sql.fetch_patient_facts(conn, patient, rid) if patient else None
         target = access_sql.target_from(facts, type_, resource.get("id"), patient)
-        target = replace(target, origin_facility=ctx.facility_id, consent_blocks=())
+        target = replace(target, origin_facility=ctx.facility_id, consent_blocks=(), owner_facility=bare.owner_facility)
         derived = self.access.derive(resource)
         if derived.care:
             units = await access_sql.org_units(conn, [c.organization_id for c in derived.care if c.organization_id])
