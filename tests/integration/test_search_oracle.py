@@ -29,14 +29,15 @@ from benhan.kernel.text import fold
 pytestmark = pytest.mark.db
 VN = timezone(timedelta(hours=7))
 PARAMS = {
-    "Patient": ["name", "family", "given", "address-city", "birthdate", "gender", "identifier", "phone", "active"],
+    "Patient": ["name", "family", "given", "address-city", "birthdate", "gender", "identifier", "phone", "active",
+                "_profile"],
     "Encounter": ["status", "class", "date", "patient", "length", "reason-code"],
     "Observation": ["code", "category", "date", "value-quantity", "patient", "subject", "status", "value-string",
                     "encounter", "combo-code", "combo-value-quantity", "code-value-quantity",
                     "component-code-value-quantity", "combo-code-value-quantity"],
     "Condition": ["code", "clinical-status", "onset-date", "recorded-date", "abatement-age", "patient"],
     "MedicationRequest": ["status", "intent", "authoredon", "code", "patient", "encounter"],
-    "ServiceRequest": ["status", "code", "authored", "occurrence", "priority", "patient"],
+    "ServiceRequest": ["status", "code", "authored", "occurrence", "priority", "patient", "instantiates-uri"],
     "DiagnosticReport": ["status", "code", "date", "issued", "result", "patient"],
     "RiskAssessment": ["probability", "subject"],
 }
@@ -48,8 +49,10 @@ def fp(resource: dict[str, Any], rtype: str, code: str) -> list[Any]:
     assert sp is not None
     if sp.type == "composite":
         return composite_values(resource, sp)
+    # fhirpathpy evaluates `Resource.meta` only on a Resource; the common parameters apply to every type.
+    expr = re.sub(r"\bResource\.", f"{rtype}.", sp.expression)
     # fhirpathpy has no resolve(): a literal reference names its target type.
-    expr = re.sub(r"resolve\(\) is (\w+)", r"reference.startsWith('\1/')", sp.expression)
+    expr = re.sub(r"resolve\(\) is (\w+)", r"reference.startsWith('\1/')", expr)
     # `(x as T)` is singleton-only in fhirpathpy; on a collection (component.value) the intent is ofType.
     expr = re.sub(r"\((\S+) as (\w+)\)", r"\1.ofType(\2)", expr)
     return list(fhirpathpy.evaluate(resource, expr, None, models["r4"]))
@@ -170,6 +173,8 @@ def matches(ptype: str, values: list[Any], prefix: str, q: str) -> bool:
     if ptype == "reference":
         return any(isinstance(v, dict) and (v.get("reference") == q or v.get("reference", "").endswith("/" + q))
                    for v in values)
+    if ptype == "uri":  # search.html#uri: no modifier = exact match
+        return q in values
     if ptype == "composite":  # token$quantity: both parts must match within one element
         token, _, rest = q.partition("$")
         second = rest[2:] if rest[:2] in [*PREFIXES, "ap"] else rest
@@ -212,6 +217,8 @@ def make_query(rng: random.Random, ptype: str, value: Any) -> tuple[str, str] | 
     if ptype == "reference":
         ref = value.get("reference") if isinstance(value, dict) else None
         return ("eq", rng.choice([ref, ref.split("/", 1)[1]])) if ref else None
+    if ptype == "uri":
+        return "eq", value
     if ptype == "composite":
         first, val = value
         _p, token = make_query(rng, "token", first[0]) or ("eq", "")
@@ -260,8 +267,74 @@ async def test_sql_search_agrees_with_fhirpath_oracle(oracle_data: list[dict[str
     assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
     for ptype in ("date", "number", "quantity"):
         assert {p for t, p in covered if t == ptype} >= set(PREFIXES), (ptype, covered)
-    assert {t for t, _ in covered} >= {"string", "token", "date", "number", "quantity", "reference", "composite"}
+    assert {t for t, _ in covered} >= {"string", "token", "date", "number", "quantity", "reference", "uri",
+                                       "composite"}
     assert all(hits[c] >= 5 for c in PARAMS["Observation"] if "value-quantity" in c), hits  # not vacuous
+
+
+# -- :above / :below (search.html#uri, search.html#token subsumption; ICD-10 is the hierarchy benhan knows) --
+MODIFIED = [("Patient", "_profile", "uri"), ("ServiceRequest", "instantiates-uri", "uri"),
+            ("Condition", "code", "token")]
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+BLOCKS = ["E10-E14", "A00-A09", "J09-J18", "I10-I15", "K20-K31"]
+
+
+def uri_hierarchy_match(modifier: str, stored: str, q: str) -> bool:
+    if q.startswith("urn:"):  # "only apply to URLs, not URNs or OIDs"
+        return stored == q
+    if modifier == "below":
+        return stored.startswith(q)
+    boundary = stored.endswith("/") or q[len(stored):len(stored) + 1] == "/"
+    return stored == q or ("://" in stored and q.startswith(stored) and boundary)
+
+
+def icd10_hierarchy_match(modifier: str, code: str, q: str) -> bool:
+    """ICD-10: a category subsumes its subcodes (E11 ⊃ E11.6 ⊃ E11.65); a block its categories."""
+    if modifier == "above":
+        return q.startswith(code)
+    if "-" in q:
+        low, high = q.split("-")
+        return low <= code[:3] <= high
+    return code.startswith(q)
+
+
+def modified_query(rng: random.Random, ptype: str, modifier: str, value: Any) -> str:
+    if ptype == "uri":
+        cuts = [i for i in range(value.find("://") + 3, len(value)) if value[i] == "/"] if "://" in value else []
+        if modifier == "below":
+            return rng.choice([value, *(value[:i + rng.choice([0, 1])] for i in cuts), value[:len(value) - 3]])
+        return rng.choice([value, value + "/_history/2", value + "/v9", *(value[:i] for i in cuts)])
+    code = value["coding"][0]["code"]
+    if modifier == "below":
+        return f"{ICD10}|" + rng.choice([code, code[:3], code[:5], *BLOCKS])
+    return f"{ICD10}|" + rng.choice([code, code[:3], code + "9" if "." in code else code + ".9"])
+
+
+async def test_above_and_below_agree_with_the_oracle(oracle_data: list[dict[str, Any]], db: asyncpg.Pool) -> None:
+    rng = random.Random(11)
+    mismatches, checked, hits = [], 0, 0
+    async with db.acquire() as conn:
+        for rtype, code, ptype in MODIFIED:
+            values = {r["id"]: fp(r, rtype, code) for r in oracle_data if r["resourceType"] == rtype}
+            with_values = [rid for rid, v in values.items() if v]
+            for modifier in ("below", "above"):
+                for _ in range(25):
+                    q = modified_query(rng, ptype, modifier, rng.choice(values[rng.choice(with_values)]))
+                    if ptype == "uri":
+                        expected = {rid for rid, vs in values.items() if any(
+                            uri_hierarchy_match(modifier, v, q) for v in vs)}
+                    else:
+                        expected = {rid for rid, vs in values.items() if any(
+                            c.get("system") == ICD10 and icd10_hierarchy_match(modifier, c["code"], q.split("|")[1])
+                            for v in vs for c in v.get("coding", []))}
+                    got = {m[1] for m in await find_matches(conn, rtype, f"{code}:{modifier}={_enc(q)}")}
+                    checked += 1
+                    hits += len(expected) > 1
+                    if got != expected:
+                        mismatches.append(f"{rtype}?{code}:{modifier}={q}: only SQL {sorted(got - expected)[:5]}, "
+                                          f"only oracle {sorted(expected - got)[:5]}")
+    assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
+    assert hits >= checked // 3, (hits, checked)  # the hierarchy matched more than one resource often
 
 
 def _enc(text: str) -> str:

@@ -14,7 +14,7 @@ import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from benhan.fhir.search import registry
+from benhan.fhir.search import hierarchy, registry
 from benhan.fhir.search.extract import system_hash
 from benhan.fhir.search.parse import PREFIXES, split_escaped
 from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
@@ -198,6 +198,8 @@ class Sql:
             return self._in(v.text)
         if p.type == "token" and modifier == "text":
             return self._string(None, v.text)
+        if p.type == "token" and modifier in ("above", "below"):
+            return self._subsumed(modifier, v.text)
         if p.type == "string":
             return self._string(modifier, v.text)
         if p.type == "token" or (p.type == "reference" and modifier == "identifier"):
@@ -307,12 +309,23 @@ class Sql:
         return f"x.ref_id = {self.arg(text)}"
 
     def _uri(self, modifier: str | None, text: str) -> str:
-        if modifier == "below":
-            return f"x.value >= {self.arg(text)} AND x.value < {self.arg(text + chr(0x10FFFF))}"
+        """search.html#uri: exact, or ``:below`` / ``:above`` in the URL's path hierarchy (hierarchy.py)."""
+        below = hierarchy.uri_below(text) if modifier == "below" else None
+        if below is not None:  # a range on the (param, value) index, COLLATE "C": byte-wise prefixes
+            return f"x.value >= {self.arg(below[0])} AND x.value < {self.arg(below[1])}"
         if modifier == "above":
-            prefixes = [text[:i] for i in range(1, len(text) + 1) if i == len(text) or text[i] == "/"]
-            return f"x.value = ANY({self.arg(prefixes, 'text[]')})"
+            return f"x.value = ANY({self.arg(hierarchy.uri_above(text), 'text[]')})"
         return f"x.value = {self.arg(text)}"
+
+    def _subsumed(self, modifier: str, text: str) -> str:
+        """search.html#token ``:below`` / ``:above`` for ICD-10 (checked by the parser; hierarchy.py)."""
+        code = split_escaped(text, "|")[1]
+        system = f"x.system = {self.arg(system_hash(hierarchy.ICD10))}"
+        if modifier == "below":
+            rng = hierarchy.icd10_below(code)
+            assert rng is not None
+            return f"x.code >= {self.arg(rng[0])} AND x.code < {self.arg(rng[1])} AND {system}"
+        return f"x.code = ANY({self.arg(hierarchy.icd10_above(code), 'text[]')}) AND {system}"
 
 
 def _prefixed(param: SearchParam, text: str) -> Value:
