@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import unquote
 
-from benhan.fhir.search import hierarchy, registry
+from benhan.fhir.search import composite, hierarchy, registry
 from benhan.fhir.search.query import (
     DEFAULT_COUNT,
     MAX_COUNT,
@@ -135,10 +135,20 @@ def _check_subsumption(param: SearchParam, modifier: str, text: str) -> None:
 
 
 def _check_composite(param: SearchParam, raw: str) -> None:
-    """search.html#composite: ``token$value``, the value part typed (and prefixed) like its component."""
+    """search.html#composite: ``token$value[$value...]``, each part typed (and prefixed) like its component."""
     parts = split_escaped(raw, "$")
     if len(parts) != len(param.components):
         raise _bad(f"{param.code}: needs {len(param.components)} parts separated by $")
+    if len(parts) > 2:
+        if composite.n_part(param) is None:
+            raise _Unknown()
+        for c, part in zip(param.components, parts, strict=True):
+            own = registry.lookup(param.resource_type, c.code)
+            assert own is not None  # n_part checked it
+            if not part:
+                raise _bad(f"{param.code}: every part needs a value")
+            _value(own, None, part)
+        return
     second = registry.lookup(param.resource_type, param.components[-1].code)
     if len(parts) != 2 or second is None or second.type not in ("token", "string", "date", "number", "quantity",
                                                                 "reference", "uri"):
