@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import httpx
+import orjson
+from tests.integration.access_support import audit_rows, system_token
 
 FJ = {"content-type": "application/fhir+json"}
 CCCD = "https://benhan.vn/sid/cccd"
@@ -31,7 +34,7 @@ async def history_size(client: httpx.AsyncClient, pid: str) -> int:
     return len((await client.get(f"/fhir/Patient/{pid}/_history")).json().get("entry", []))
 
 
-async def test_fhirpath_patch_writes_a_new_version(client: httpx.AsyncClient) -> None:
+async def test_fhirpath_patch_writes_a_new_version(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
     pid = await new_patient(client)
     body = parameters(
         operation("replace", "Patient.gender", {"name": "value", "valueCode": "female"}),
@@ -49,6 +52,10 @@ async def test_fhirpath_patch_writes_a_new_version(client: httpx.AsyncClient) ->
     assert data["meta"]["versionId"] == "2"
     found = (await client.get("/fhir/Patient", params={"_id": pid, "gender": "female"})).json()
     assert found["entry"][0]["resource"]["id"] == pid  # the index follows the patch in the same transaction
+    audited = await audit_rows(db, action="patch")  # audited like an update (BALP subtype "patch")
+    assert len(audited) == 1
+    assert orjson.loads(audited[0]["content"])["subtype"][0]["code"] == "patch"
+    assert audited[0]["patient_id"] == pid
 
 
 async def test_fhirpath_patch_if_match_mismatch_is_412(client: httpx.AsyncClient) -> None:
@@ -88,6 +95,10 @@ async def test_path_errors_are_422_with_the_operation_expression(client: httpx.A
     bad = await client.patch(f"/fhir/Patient/{pid}", json={"resourceType": "Parameters"}, headers=FJ)
     assert bad.status_code == 400
     assert bad.json()["issue"][0]["details"]["coding"][0]["code"] == "BH-1040"
+    xml = await client.patch(f"/fhir/Patient/{pid}", content=b"<Parameters/>",
+                             headers={"content-type": "application/fhir+xml"})
+    assert xml.status_code == 415
+    assert xml.json()["issue"][0]["details"]["coding"][0]["code"] == "BH-2007"
 
 
 async def test_fhirpath_patch_in_a_transaction(client: httpx.AsyncClient) -> None:
@@ -107,3 +118,13 @@ async def test_capability_lists_both_patch_formats(client: httpx.AsyncClient) ->
     assert cap["patchFormat"] == ["application/json-patch+json", "application/fhir+json"]
     patient = next(r for r in cap["rest"][0]["resource"] if r["type"] == "Patient")
     assert {"code": "patch"} in patient["interaction"]
+
+
+async def test_fhirpath_patch_needs_write_access(client: httpx.AsyncClient, anon_client: httpx.AsyncClient,
+                                                 db: asyncpg.Pool) -> None:
+    pid = await new_patient(client)
+    read_only = {"Authorization": f"Bearer {await system_token(db, scope='system/Patient.rs')}"}
+    body = parameters(operation("replace", "Patient.gender", {"name": "value", "valueCode": "female"}))
+    resp = await anon_client.patch(f"/fhir/Patient/{pid}", json=body, headers={**FJ, **read_only})
+    assert resp.status_code == 403  # patch is an update (scope "u"), refused like one
+    assert await history_size(client, pid) == 1

@@ -134,6 +134,9 @@ async def patch(req: FhirRequest, repo: Repository, type_: str, id_: str) -> Fhi
     # Without a Content-Type the document's shape tells: an array is JSON Patch, an object a Parameters.
     json_patch = media_type(req) == JSON_PATCH_TYPE or (not media_type(req) and isinstance(document, list))
     kind = "json-patch" if json_patch else "fhirpath-patch"
+    if kind == "fhirpath-patch" and not (isinstance(document, dict) and document.get("resourceType") == "Parameters"):
+        # fhirpatch.html: a FHIR JSON patch body is a Parameters resource (refused before any lookup).
+        raise BenhanError(ErrorCode.INVALID_FHIRPATH_PATCH, "A FHIRPath Patch is a Parameters resource")
     result = await repo.patch(req.ctx, type_, id_, document, kind, if_match=if_match(req))
     return _written(req, result)
 
