@@ -181,6 +181,21 @@ def risk_assessment(rng: random.Random, i: int, npat: int) -> dict[str, Any]:
     }
 
 
+def molecular_sequence(rng: random.Random, i: int) -> dict[str, Any]:
+    """Three-part composites (chromosome$start$end): several variants, so pairing across them is tested."""
+    start = rng.choice([0, 100, 1000])
+    variants = []
+    for _ in range(rng.randint(1, 3)):
+        lo = rng.choice([100, 150, 300, 1200])
+        variants.append({"start": lo, "end": lo + rng.choice([10, 100, 500])})
+    return {
+        "resourceType": "MolecularSequence", "id": f"mol{i}", "coordinateSystem": 0,
+        "referenceSeq": {"chromosome": _cc("http://hl7.org/fhir/chromosome-human", rng.choice(["1", "2", "X"])),
+                         "windowStart": start, "windowEnd": start + rng.choice([500, 2000])},
+        "variant": variants,
+    }
+
+
 def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     nenc, nobs = npat * 2, npat * 5
@@ -192,4 +207,5 @@ def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     out += [service_request(rng, i, npat) for i in range(npat)]
     out += [diagnostic_report(rng, i, npat, nobs) for i in range(npat)]
     out += [risk_assessment(rng, i, npat) for i in range(npat // 2)]
+    out += [molecular_sequence(rng, i) for i in range(npat // 2)]
     return out
