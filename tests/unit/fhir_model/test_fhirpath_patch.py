@@ -118,6 +118,9 @@ def test_replace_value_choice_type_and_errors() -> None:
     assert out["gender"] == "female"
     obs = {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "t"},
            "valueQuantity": {"value": 37}}
+    typed = apply_fhirpath_patch(obs, patch(op("replace", "Observation.value.ofType(FHIR.Quantity).value",
+                                               value=("Decimal", 38.5))))
+    assert typed["valueQuantity"] == {"value": 38.5}
     switched = apply_fhirpath_patch(obs, patch(op("replace", "Observation.value", value=("String", "sốt"))))
     assert switched["valueString"] == "sốt"
     assert "valueQuantity" not in switched

@@ -174,7 +174,8 @@ def _function(path: str, step: Step, items: list[Location]) -> list[Location]:
         return _where(path, step.argument, items)
     literal = step.argument.strip("'")
     if step.name == "ofType":
-        return [loc for loc in items if _type_of(loc) == literal]
+        wanted = literal.removeprefix("FHIR.")  # fhirpath.html#types: FHIR types may be namespace-qualified
+        return [loc for loc in items if _type_of(loc) == wanted]
     # extension('url') is extension.where(url = 'url') (FHIR R4 fhirpath.html#functions).
     return [child for loc in items for child in _children(loc, "extension")
             if isinstance(child.value, dict) and child.value.get("url") == literal]
