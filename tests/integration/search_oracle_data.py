@@ -40,6 +40,19 @@ def _period(rng: random.Random) -> dict[str, str]:
     return out
 
 
+PROFILES = [
+    "http://fhir.hl7.org.vn/core/StructureDefinition/vn-core-patient",
+    "http://fhir.hl7.org.vn/core/StructureDefinition/vn-core-patient/v2",
+    "http://fhir.hl7.org.vn/core/StructureDefinition",
+    "https://benhan.vn/fhir/StructureDefinition/benhan-patient",
+    "urn:oid:2.16.840.1.113883.4.642",
+]
+PROTOCOLS = [
+    "https://benhan.vn/protocol/icu/sepsis", "https://benhan.vn/protocol/icu", "https://benhan.vn/protocol/er/stroke",
+    "https://moh.gov.vn/qd/4068/sepsis",
+]
+
+
 def _cc(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding: dict[str, Any] = {"system": system, "code": code}
     if display:
@@ -64,6 +77,8 @@ def patient(rng: random.Random, i: int) -> dict[str, Any]:
         res["birthDate"] = _date(rng, rng.choice(["year", "date", "date"]))
     if rng.random() < 0.5:
         res["identifier"].append({"system": BHYT, "value": f"DN40{rng.randint(0, 5)}"})
+    if rng.random() < 0.6:  # uri values in a path hierarchy, for :below / :above
+        res["meta"] = {"profile": [rng.choice(PROFILES)]}
     return res
 
 
@@ -110,7 +125,8 @@ def observation(rng: random.Random, i: int, npat: int, nenc: int) -> dict[str, A
 def condition(rng: random.Random, i: int, npat: int) -> dict[str, Any]:
     res: dict[str, Any] = {
         "resourceType": "Condition", "id": f"con{i}", "subject": _ref("Patient", rng.randrange(npat)),
-        "code": _cc(ICD10, rng.choice(["J18", "I10", "E11", "K29", "A09"])),
+        # categories and subcodes, so that ICD-10 :below / :above have a hierarchy to walk
+        "code": _cc(ICD10, rng.choice(["J18", "J18.9", "I10", "E11", "E11.6", "E11.65", "E14.9", "K29.7", "A09"])),
         "clinicalStatus": _cc("http://terminology.hl7.org/CodeSystem/condition-clinical",
                               rng.choice(["active", "resolved"])),
         "recordedDate": _date(rng, "dt"),
@@ -143,6 +159,8 @@ def service_request(rng: random.Random, i: int, npat: int) -> dict[str, Any]:
         res["occurrenceDateTime"] = _any_date(rng)
     else:
         res["occurrencePeriod"] = _period(rng)
+    if rng.random() < 0.6:
+        res["instantiatesUri"] = [rng.choice(PROTOCOLS)]
     return res
 
 
@@ -163,6 +181,21 @@ def risk_assessment(rng: random.Random, i: int, npat: int) -> dict[str, Any]:
     }
 
 
+def molecular_sequence(rng: random.Random, i: int) -> dict[str, Any]:
+    """Three-part composites (chromosome$start$end): several variants, so pairing across them is tested."""
+    start = rng.choice([0, 100, 1000])
+    variants = []
+    for _ in range(rng.randint(1, 3)):
+        lo = rng.choice([100, 150, 300, 1200])
+        variants.append({"start": lo, "end": lo + rng.choice([10, 100, 500])})
+    return {
+        "resourceType": "MolecularSequence", "id": f"mol{i}", "coordinateSystem": 0,
+        "referenceSeq": {"chromosome": _cc("http://hl7.org/fhir/chromosome-human", rng.choice(["1", "2", "X"])),
+                         "windowStart": start, "windowEnd": start + rng.choice([500, 2000])},
+        "variant": variants,
+    }
+
+
 def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     nenc, nobs = npat * 2, npat * 5
@@ -174,4 +207,5 @@ def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     out += [service_request(rng, i, npat) for i in range(npat)]
     out += [diagnostic_report(rng, i, npat, nobs) for i in range(npat)]
     out += [risk_assessment(rng, i, npat) for i in range(npat // 2)]
+    out += [molecular_sequence(rng, i) for i in range(npat // 2)]
     return out

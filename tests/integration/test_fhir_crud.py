@@ -132,7 +132,9 @@ async def test_json_patch(client: httpx.AsyncClient) -> None:
     assert resp.json()["gender"] == "female"
     bad = await client.patch(f"/fhir/Patient/{pid}", json=[{"op": "replace", "path": "/gender", "value": "robot"}],
                              headers={"content-type": "application/json-patch+json"})
-    assert bad.status_code == 400
+    # http.html#patch: a patch whose result is not a valid resource is unprocessable (422), nothing written.
+    assert bad.status_code == 422
+    assert bad.json()["issue"][0]["details"]["coding"][0]["code"] == "BH-1047"
     assert (await client.get(f"/fhir/Patient/{pid}")).json()["meta"]["versionId"] == "2"
 
 

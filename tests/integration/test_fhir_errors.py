@@ -36,7 +36,8 @@ def code_of(resp: httpx.Response) -> str:
         ("PUT", "/fhir/Patient/a_b", b'{"resourceType": "Patient", "id": "a_b"}', 400, "BH-1006"),
         ("POST", "/fhir/Unicorn", b'{"resourceType": "Unicorn"}', 404, "BH-2001"),
         ("GET", "/fhir/Patient/does-not-exist", b"", 404, "BH-2002"),
-        ("PATCH", "/fhir/Patient/x", b"[]", 415, "BH-2007"),
+        # FHIR JSON on PATCH is a FHIRPath Patch (fhirpatch.html): its body must be a Parameters
+        ("PATCH", "/fhir/Patient/x", b"[]", 400, "BH-1040"),
     ],
 )
 async def test_bad_input(client: httpx.AsyncClient, db: asyncpg.Pool, method: str, url: str, content: bytes,

@@ -29,16 +29,18 @@ from benhan.kernel.text import fold
 pytestmark = pytest.mark.db
 VN = timezone(timedelta(hours=7))
 PARAMS = {
-    "Patient": ["name", "family", "given", "address-city", "birthdate", "gender", "identifier", "phone", "active"],
+    "Patient": ["name", "family", "given", "address-city", "birthdate", "gender", "identifier", "phone", "active",
+                "_profile"],
     "Encounter": ["status", "class", "date", "patient", "length", "reason-code"],
     "Observation": ["code", "category", "date", "value-quantity", "patient", "subject", "status", "value-string",
                     "encounter", "combo-code", "combo-value-quantity", "code-value-quantity",
                     "component-code-value-quantity", "combo-code-value-quantity"],
     "Condition": ["code", "clinical-status", "onset-date", "recorded-date", "abatement-age", "patient"],
     "MedicationRequest": ["status", "intent", "authoredon", "code", "patient", "encounter"],
-    "ServiceRequest": ["status", "code", "authored", "occurrence", "priority", "patient"],
+    "ServiceRequest": ["status", "code", "authored", "occurrence", "priority", "patient", "instantiates-uri"],
     "DiagnosticReport": ["status", "code", "date", "issued", "result", "patient"],
     "RiskAssessment": ["probability", "subject"],
+    "MolecularSequence": ["chromosome-variant-coordinate", "chromosome-window-coordinate"],
 }
 PREFIXES = ["eq", "ne", "gt", "lt", "ge", "le", "sa", "eb"]
 
@@ -48,8 +50,10 @@ def fp(resource: dict[str, Any], rtype: str, code: str) -> list[Any]:
     assert sp is not None
     if sp.type == "composite":
         return composite_values(resource, sp)
+    # fhirpathpy evaluates `Resource.meta` only on a Resource; the common parameters apply to every type.
+    expr = re.sub(r"\bResource\.", f"{rtype}.", sp.expression)
     # fhirpathpy has no resolve(): a literal reference names its target type.
-    expr = re.sub(r"resolve\(\) is (\w+)", r"reference.startsWith('\1/')", sp.expression)
+    expr = re.sub(r"resolve\(\) is (\w+)", r"reference.startsWith('\1/')", expr)
     # `(x as T)` is singleton-only in fhirpathpy; on a collection (component.value) the intent is ofType.
     expr = re.sub(r"\((\S+) as (\w+)\)", r"\1.ofType(\2)", expr)
     return list(fhirpathpy.evaluate(resource, expr, None, models["r4"]))
@@ -59,11 +63,23 @@ def composite_values(resource: dict[str, Any], sp: registry.SearchParam) -> list
     """search.html#composite: one (component values, ...) tuple per element the expression selects; the
     components are evaluated on that element (addressed by index, so fhirpathpy keeps the types)."""
     out = []
+
+    def component(branch: str, i: int, expression: str) -> list[Any]:
+        if expression.startswith("%resource."):  # a value of the whole resource, the same for every element
+            return list(fhirpathpy.evaluate(resource, expression.replace("%resource", sp.resource_type, 1), None,
+                                            models["r4"]))
+        return list(fhirpathpy.evaluate(resource, f"{branch}[{i}].{expression}", None, models["r4"]))
+
     for branch in sp.expression.split(" | "):
         for i in range(len(fhirpathpy.evaluate(resource, branch, None, models["r4"]))):
-            out.append(tuple(fhirpathpy.evaluate(resource, f"{branch}[{i}].{c.expression}", None, models["r4"])
-                             for c in sp.components))
+            out.append(tuple(component(branch, i, c.expression) for c in sp.components))
     return [v for v in out if all(v)]
+
+
+def component_types(rtype: str, code: str) -> list[str]:
+    sp = registry.lookup(rtype, code)
+    assert sp is not None
+    return [registry.lookup(rtype, c.code).type for c in sp.components]  # type: ignore[union-attr]
 
 
 # -- spec matching rules (search.html), independent of the implementation ------------------------------
@@ -150,7 +166,13 @@ def strings_of(v: Any) -> list[str]:
     return []
 
 
-def matches(ptype: str, values: list[Any], prefix: str, q: str) -> bool:
+def split_prefix(ptype: str, text: str) -> tuple[str, str]:
+    if ptype in ("date", "number", "quantity") and text[:2] in [*PREFIXES, "ap"]:
+        return text[:2], text[2:]
+    return "eq", text
+
+
+def matches(ptype: str, values: list[Any], prefix: str, q: str, types: list[str] | None = None) -> bool:
     if ptype == "string":
         return any(fold(s).startswith(fold(q)) for v in values for s in strings_of(v))
     if ptype == "token":
@@ -170,17 +192,19 @@ def matches(ptype: str, values: list[Any], prefix: str, q: str) -> bool:
     if ptype == "reference":
         return any(isinstance(v, dict) and (v.get("reference") == q or v.get("reference", "").endswith("/" + q))
                    for v in values)
-    if ptype == "composite":  # token$quantity: both parts must match within one element
-        token, _, rest = q.partition("$")
-        second = rest[2:] if rest[:2] in [*PREFIXES, "ap"] else rest
-        sprefix = rest[:2] if rest[:2] in [*PREFIXES, "ap"] else "eq"
-        return any(matches("token", list(first), "eq", token) and matches("quantity", list(val), sprefix, second)
-                   for first, val in values)
+    if ptype == "uri":  # search.html#uri: no modifier = exact match
+        return q in values
+    if ptype == "composite":  # token$value[$value]: every part must match within one element
+        assert types is not None
+        parts = [split_prefix(t, part) for t, part in zip(types, q.split("$"), strict=True)]
+        return any(all(matches(t, list(vals), pp, text) for t, vals, (pp, text) in zip(types, element, parts,
+                                                                                         strict=True))
+                   for element in values)
     raise AssertionError(ptype)
 
 
 # -- query generation ----------------------------------------------------------------------------------
-def make_query(rng: random.Random, ptype: str, value: Any) -> tuple[str, str] | None:
+def make_query(rng: random.Random, ptype: str, value: Any, types: list[str] | None = None) -> tuple[str, str] | None:
     if ptype == "string":
         words = [w for s in strings_of(value) for w in s.split()]
         word = rng.choice(words)
@@ -212,11 +236,16 @@ def make_query(rng: random.Random, ptype: str, value: Any) -> tuple[str, str] | 
     if ptype == "reference":
         ref = value.get("reference") if isinstance(value, dict) else None
         return ("eq", rng.choice([ref, ref.split("/", 1)[1]])) if ref else None
+    if ptype == "uri":
+        return "eq", value
     if ptype == "composite":
-        first, val = value
-        _p, token = make_query(rng, "token", first[0]) or ("eq", "")
-        prefix, number = make_query(rng, "quantity", val[0]) or ("eq", "0")
-        return ("eq", f"{token}${prefix}{number}") if token and not token.endswith("|") else None
+        assert types is not None
+        _p, token = make_query(rng, "token", value[0][0]) or ("eq", "")
+        parts = [token]
+        for t, vals in zip(types[1:], value[1:], strict=True):
+            prefix, text = make_query(rng, t, rng.choice(vals)) or ("eq", "0")
+            parts.append(f"{prefix}{text}" if t in ("date", "number", "quantity") else text)
+        return ("eq", "$".join(parts)) if token and not token.endswith("|") else None
     return None
 
 
@@ -241,15 +270,16 @@ async def test_sql_search_agrees_with_fhirpath_oracle(oracle_data: list[dict[str
                 sp = registry.lookup(rtype, code)
                 assert sp is not None, (rtype, code)
                 values = {r["id"]: fp(r, rtype, code) for r in by_type[rtype]}
+                types = component_types(rtype, code) if sp.type == "composite" else None
                 with_values = [rid for rid, v in values.items() if v]
                 assert with_values, f"no generated data for {rtype}.{code}"
                 for _ in range(40 if sp.type in ("date", "number", "quantity", "composite") else 15):
-                    made = make_query(rng, sp.type, rng.choice(values[rng.choice(with_values)]))
+                    made = make_query(rng, sp.type, rng.choice(values[rng.choice(with_values)]), types)
                     if made is None:
                         continue
                     prefix, text = made
                     qtext = text if prefix == "eq" and sp.type not in ("date", "number", "quantity") else prefix + text
-                    expected = {rid for rid, v in values.items() if matches(sp.type, v, prefix, text)}
+                    expected = {rid for rid, v in values.items() if matches(sp.type, v, prefix, text, types)}
                     got = {m[1] for m in await find_matches(conn, rtype, f"{code}={_enc(qtext)}")}
                     checked += 1
                     covered.add((sp.type, prefix))
@@ -260,8 +290,75 @@ async def test_sql_search_agrees_with_fhirpath_oracle(oracle_data: list[dict[str
     assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
     for ptype in ("date", "number", "quantity"):
         assert {p for t, p in covered if t == ptype} >= set(PREFIXES), (ptype, covered)
-    assert {t for t, _ in covered} >= {"string", "token", "date", "number", "quantity", "reference", "composite"}
+    assert {t for t, _ in covered} >= {"string", "token", "date", "number", "quantity", "reference", "uri",
+                                       "composite"}
     assert all(hits[c] >= 5 for c in PARAMS["Observation"] if "value-quantity" in c), hits  # not vacuous
+    assert all(hits[c] >= 5 for c in PARAMS["MolecularSequence"]), hits  # three-part composites
+
+
+# -- :above / :below (search.html#uri, search.html#token subsumption; ICD-10 is the hierarchy benhan knows) --
+MODIFIED = [("Patient", "_profile", "uri"), ("ServiceRequest", "instantiates-uri", "uri"),
+            ("Condition", "code", "token")]
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+BLOCKS = ["E10-E14", "A00-A09", "J09-J18", "I10-I15", "K20-K31"]
+
+
+def uri_hierarchy_match(modifier: str, stored: str, q: str) -> bool:
+    if q.startswith("urn:"):  # "only apply to URLs, not URNs or OIDs"
+        return stored == q
+    if modifier == "below":
+        return stored.startswith(q)
+    boundary = stored.endswith("/") or q[len(stored):len(stored) + 1] == "/"
+    return stored == q or ("://" in stored and q.startswith(stored) and boundary)
+
+
+def icd10_hierarchy_match(modifier: str, code: str, q: str) -> bool:
+    """ICD-10: a category subsumes its subcodes (E11 ⊃ E11.6 ⊃ E11.65); a block its categories."""
+    if modifier == "above":
+        return q.startswith(code)
+    if "-" in q:
+        low, high = q.split("-")
+        return low <= code[:3] <= high
+    return code.startswith(q)
+
+
+def modified_query(rng: random.Random, ptype: str, modifier: str, value: Any) -> str:
+    if ptype == "uri":
+        cuts = [i for i in range(value.find("://") + 3, len(value)) if value[i] == "/"] if "://" in value else []
+        if modifier == "below":
+            return rng.choice([value, *(value[:i + rng.choice([0, 1])] for i in cuts), value[:len(value) - 3]])
+        return rng.choice([value, value + "/_history/2", value + "/v9", *(value[:i] for i in cuts)])
+    code = value["coding"][0]["code"]
+    if modifier == "below":
+        return f"{ICD10}|" + rng.choice([code, code[:3], code[:5], *BLOCKS])
+    return f"{ICD10}|" + rng.choice([code, code[:3], code + "9" if "." in code else code + ".9"])
+
+
+async def test_above_and_below_agree_with_the_oracle(oracle_data: list[dict[str, Any]], db: asyncpg.Pool) -> None:
+    rng = random.Random(11)
+    mismatches, checked, hits = [], 0, 0
+    async with db.acquire() as conn:
+        for rtype, code, ptype in MODIFIED:
+            values = {r["id"]: fp(r, rtype, code) for r in oracle_data if r["resourceType"] == rtype}
+            with_values = [rid for rid, v in values.items() if v]
+            for modifier in ("below", "above"):
+                for _ in range(25):
+                    q = modified_query(rng, ptype, modifier, rng.choice(values[rng.choice(with_values)]))
+                    if ptype == "uri":
+                        expected = {rid for rid, vs in values.items() if any(
+                            uri_hierarchy_match(modifier, v, q) for v in vs)}
+                    else:
+                        expected = {rid for rid, vs in values.items() if any(
+                            c.get("system") == ICD10 and icd10_hierarchy_match(modifier, c["code"], q.split("|")[1])
+                            for v in vs for c in v.get("coding", []))}
+                    got = {m[1] for m in await find_matches(conn, rtype, f"{code}:{modifier}={_enc(q)}")}
+                    checked += 1
+                    hits += len(expected) > 1
+                    if got != expected:
+                        mismatches.append(f"{rtype}?{code}:{modifier}={q}: only SQL {sorted(got - expected)[:5]}, "
+                                          f"only oracle {sorted(expected - got)[:5]}")
+    assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
+    assert hits >= checked // 3, (hits, checked)  # the hierarchy matched more than one resource often
 
 
 def _enc(text: str) -> str:

@@ -28,6 +28,16 @@ HOT = [
     ("Patient", "name=nguyen"),
     ("Patient", f"identifier={CCCD}|IDENT"),
     ("Observation", f"subject:Patient.identifier={CCCD}|IDENT"),
+    # the hierarchy modifiers are index ranges / lists too (search.html#modifiers, search/hierarchy.py)
+    ("Condition", "code:below=http://hl7.org/fhir/sid/icd-10|E11"),
+    ("Condition", "code:below=http://hl7.org/fhir/sid/icd-10|E10-E14"),
+    ("Condition", "code:above=http://hl7.org/fhir/sid/icd-10|E11.65"),
+]
+# uri :below / :above: a range or a list on sp_uri (param, value). The seeded sp_uri holds only ~100 rows,
+# where a sequential scan is the planner's right choice, so these check that the index *can* answer them.
+URI_HIERARCHY = [
+    ("Patient", "_profile:below=http://fhir.hl7.org.vn/core/"),
+    ("Patient", "_profile:above=http://fhir.hl7.org.vn/core/StructureDefinition/vn-core-patient/v2/_history/1"),
 ]
 
 
@@ -67,19 +77,33 @@ def _scans(plan: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+async def _plan(conn: asyncpg.Connection, rtype: str, qs: str) -> list[tuple[str, str]]:
+    query = parse(rtype, parse_query_string(qs))
+    sql = Sql(None, None)
+    where = sql.resource_where(query.types, query.tests)
+    raw = await conn.fetchval(
+        f"EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE {where} ORDER BY r.rid LIMIT 21", *sql.args)
+    return _scans(orjson.loads(raw)[0]["Plan"])
+
+
 async def test_hot_queries_use_indexes(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
         ident = orjson.loads(await conn.fetchval("SELECT content FROM resource WHERE type='Patient' AND id='pat7'"))
         for rtype, qs in HOT:
-            query = parse(rtype, parse_query_string(qs.replace("IDENT", ident["identifier"][0]["value"])))
-            sql = Sql(None, None)
-            where = sql.resource_where(query.types, query.tests)
-            raw = await conn.fetchval(
-                f"EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE {where} ORDER BY r.rid LIMIT 21", *sql.args)
-            scans = _scans(orjson.loads(raw)[0]["Plan"])
+            scans = await _plan(conn, rtype, qs.replace("IDENT", ident["identifier"][0]["value"]))
             seq = [rel for node, rel in scans if node == "Seq Scan"]
             assert not seq, f"{rtype}?{qs}: sequential scan on {seq}"
             assert any("Index" in node for node, _ in scans), f"{rtype}?{qs}: no index used: {scans}"
+
+
+async def test_uri_hierarchy_modifiers_can_use_the_uri_index(seeded: asyncpg.Pool) -> None:
+    async with seeded.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        for rtype, qs in URI_HIERARCHY:
+            scans = await _plan(conn, rtype, qs)
+            uri_scans = [node for node, rel in scans if rel == "sp_uri"]
+            assert uri_scans, f"{rtype}?{qs}: {scans}"
+            assert all("Index" in node or "Bitmap" in node for node in uri_scans), f"{rtype}?{qs}: {scans}"
 
 
 async def test_everything_returns_the_compartment_and_pages(seeded: asyncpg.Pool) -> None:

@@ -123,13 +123,14 @@ def sub_request(req: FhirRequest, e: Entry) -> FhirRequest:
             headers[dst] = str(e.request[src])
     if req.header("prefer"):
         headers["prefer"] = str(req.header("prefer"))
-    if e.method == "PATCH":
-        headers["content-type"] = "application/json-patch+json"
     body = orjson.dumps(e.resource) if e.resource is not None else b""
-    if e.method == "PATCH" and isinstance(e.resource, dict) and e.resource.get("resourceType") == "Binary":
-        import base64
+    # FHIR R4 http.html#patch: in a Bundle a JSON Patch travels as a Binary, a FHIRPath Patch as Parameters.
+    if e.method == "PATCH" and not (isinstance(e.resource, dict) and e.resource.get("resourceType") == "Parameters"):
+        headers["content-type"] = "application/json-patch+json"
+        if isinstance(e.resource, dict) and e.resource.get("resourceType") == "Binary":
+            import base64
 
-        body = base64.b64decode(str(e.resource.get("data", "")))
+            body = base64.b64decode(str(e.resource.get("data", "")))
     return replace(req, method=e.method, parts=tuple(p for p in path.split("/") if p),
                    query=parse_qsl(parts.query, keep_blank_values=True), headers=headers, body=body)
 

@@ -54,7 +54,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "implementation": {"description": "benhan FHIR R4 server", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        # http.html#patch: JSON Patch, and FHIRPath Patch (fhirpatch.html) as a Parameters in FHIR JSON.
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
             "resource": resources,

@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 import orjson
 
 from benhan.fhir.router.formats import (
+    JSON_TYPES,
     check_content_type,
+    media_type,
     parse_json_body,
     render,
     render_obj,
@@ -23,7 +25,9 @@ from benhan.kernel.errors import BenhanError, ErrorCode, operation_outcome
 from benhan.kernel.ids import is_valid_id
 
 ETAG_RE = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
-PATCH_TYPES = {"application/json-patch+json"}
+JSON_PATCH_TYPE = "application/json-patch+json"
+# FHIR R4 http.html#patch: JSON Patch, or FHIRPath Patch as a Parameters resource in FHIR JSON.
+PATCH_TYPES = {JSON_PATCH_TYPE, *JSON_TYPES}
 
 
 def version_headers(req: FhirRequest, stored: StoredResource) -> dict[str, str]:
@@ -121,11 +125,19 @@ async def conditional_update(req: FhirRequest, repo: Repository, type_: str) -> 
 async def patch(req: FhirRequest, repo: Repository, type_: str, id_: str) -> FhirResponse:
     check_id(id_)
     check_content_type(req, PATCH_TYPES)
+    if not req.body.strip():
+        raise BenhanError(ErrorCode.MISSING_BODY)
     try:
         document = orjson.loads(req.body)
     except orjson.JSONDecodeError as exc:
         raise BenhanError(ErrorCode.MALFORMED_JSON, f"The patch is not valid JSON: {exc}") from None
-    result = await repo.patch(req.ctx, type_, id_, document, "json-patch", if_match=if_match(req))
+    # Without a Content-Type the document's shape tells: an array is JSON Patch, an object a Parameters.
+    json_patch = media_type(req) == JSON_PATCH_TYPE or (not media_type(req) and isinstance(document, list))
+    kind = "json-patch" if json_patch else "fhirpath-patch"
+    if kind == "fhirpath-patch" and not (isinstance(document, dict) and document.get("resourceType") == "Parameters"):
+        # fhirpatch.html: a FHIR JSON patch body is a Parameters resource (refused before any lookup).
+        raise BenhanError(ErrorCode.INVALID_FHIRPATH_PATCH, "A FHIRPath Patch is a Parameters resource")
+    result = await repo.patch(req.ctx, type_, id_, document, kind, if_match=if_match(req))
     return _written(req, result)
 
 

@@ -36,6 +36,11 @@ def check_accept(req: FhirRequest) -> None:
     raise BenhanError(ErrorCode.NOT_ACCEPTABLE, f"Accept: {accept} is not supported; use application/fhir+json")
 
 
+def media_type(req: FhirRequest) -> str:
+    """The request's Content-Type without parameters, lower case ("" when absent)."""
+    return _media(req.header("content-type") or "")
+
+
 def check_content_type(req: FhirRequest, allowed: set[str] | None = None) -> None:
     ctype = _media(req.header("content-type") or "")
     if ctype and ctype not in (allowed or JSON_TYPES):

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from urllib.parse import unquote
 
-from benhan.fhir.search import registry
+from benhan.fhir.search import composite, hierarchy, registry
 from benhan.fhir.search.query import (
     DEFAULT_COUNT,
     MAX_COUNT,
@@ -37,7 +37,7 @@ PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
 _PREFIXED_TYPES = frozenset({"date", "number", "quantity"})
 _MODIFIERS: dict[str, frozenset[str]] = {
     "string": frozenset({"exact", "contains", "missing"}),
-    "token": frozenset({"not", "text", "of-type", "missing", "in", "not-in"}),
+    "token": frozenset({"not", "text", "of-type", "missing", "in", "not-in", "above", "below"}),
     "reference": frozenset({"missing", "identifier"}),
     "date": frozenset({"missing"}), "number": frozenset({"missing"}), "quantity": frozenset({"missing"}),
     "uri": frozenset({"below", "above", "missing"}),
@@ -114,18 +114,45 @@ def _value(param: SearchParam, modifier: str | None, raw: str) -> Value:
         raise _bad(f"{param.code}: {raw!r} is not a number")
     if param.type == "composite":
         _check_composite(param, raw)
+    if param.type == "token" and modifier in ("above", "below"):
+        _check_subsumption(param, modifier, text)
     return Value(prefix, text)
 
 
+def _check_subsumption(param: SearchParam, modifier: str, text: str) -> None:
+    """search.html#token ``:above`` / ``:below``: subsumption, known here for ICD-10 only (hierarchy.py)."""
+    system, bar, code = text.partition("|")
+    if not bar or system != hierarchy.ICD10:
+        raise BenhanError(
+            ErrorCode.UNSUPPORTED_SEARCH_MODIFIER,
+            f"{param.code}:{modifier} needs {hierarchy.ICD10}|code: ICD-10 is the only code system whose "
+            "hierarchy this server knows",
+        )
+    known = hierarchy.icd10_below(code) if modifier == "below" else hierarchy.icd10_above(code)
+    if known is None:
+        raise _bad(f"{param.code}:{modifier}: {code!r} is not an ICD-10 code"
+                   + (" or block (A00-A09)" if modifier == "below" else ""))
+
+
 def _check_composite(param: SearchParam, raw: str) -> None:
-    """search.html#composite: ``token$value``, the value part typed (and prefixed) like its component."""
+    """search.html#composite: ``token$value[$value...]``, each part typed (and prefixed) like its component."""
     parts = split_escaped(raw, "$")
     if len(parts) != len(param.components):
         raise _bad(f"{param.code}: needs {len(param.components)} parts separated by $")
+    if len(parts) > 2:
+        if composite.n_part(param) is None:
+            raise _Unknown()
+        for c, part in zip(param.components, parts, strict=True):
+            own = registry.lookup(param.resource_type, c.code)
+            assert own is not None  # n_part checked it
+            if not part:
+                raise _bad(f"{param.code}: every part needs a value")
+            _value(own, None, part)
+        return
     second = registry.lookup(param.resource_type, param.components[-1].code)
     if len(parts) != 2 or second is None or second.type not in ("token", "string", "date", "number", "quantity",
                                                                 "reference", "uri"):
-        raise _Unknown(param.code)
+        raise _Unknown()
     if not parts[0] or parts[0].endswith("|"):
         raise _bad(f"{param.code}: the first part needs a code ([system]|code)")
     _value(second, None, parts[1])
@@ -137,19 +164,22 @@ def _check_modifier(param: SearchParam, modifier: str | None) -> None:
     if param.type == "reference" and (modifier in param.targets or registry.params_of(modifier)):
         return
     if modifier not in _MODIFIERS.get(param.type, frozenset()):
-        raise _bad(f"modifier :{modifier} is not supported on {param.code} ({param.type})")
+        # search.html#modifiers: a modifier the server does not support is an error, whatever the handling.
+        raise BenhanError(ErrorCode.UNSUPPORTED_SEARCH_MODIFIER,
+                          f"modifier :{modifier} is not supported on {param.code} ({param.type})")
 
 
 class _Unknown(Exception):
-    pass
+    """A parameter this server does not support: ignored (lenient) or BH-1013 (strict); the message, when
+    given, says why."""
 
 
 def _lookup(rtype: str, code: str) -> SearchParam:
     p = registry.lookup(rtype, code)
     if p is None or (p.type == "special" and code != "_list") or code == "_query":
-        raise _Unknown(code)
+        raise _Unknown()
     if code == "_content" and rtype not in registry.CONTENT_TYPES:
-        raise _Unknown(code)  # not indexed for this type (storage budget, registry.CONTENT_TYPES)
+        raise _Unknown()  # not indexed for this type (storage budget, registry.CONTENT_TYPES)
     return p
 
 
@@ -171,7 +201,7 @@ def _test(rtype: str, key: str, raw: str) -> Test:
         targets = (modifier,) if modifier else param.targets
         targets = tuple(t for t in targets if _has_param(t, rest))
         if not targets:
-            raise _Unknown(key)
+            raise _Unknown()
         return Chain(param, targets, _test(targets[0], rest, raw))
     _check_modifier(param, modifier or None)
     values = tuple(_value(param, modifier or None, v) for v in _split_or(raw))
@@ -247,11 +277,27 @@ def _apply(q: dict[str, object], rtype: str, types: tuple[str, ...], key: str, r
         q["includes"] = (*q.get("includes", ()), _include(key, raw, types))  # type: ignore[misc]
     elif base == "_cursor":
         q["cursor"] = raw
+    elif base in ("_contained", "_containedType"):
+        _contained(base, raw)
     elif base in ("_type", *_PASSIVE):
         pass
     else:
         return False
     return True
+
+
+# search.html#contained: the defaults, _contained=false and _containedType=container, are what this server does.
+_CONTAINED = {"_contained": ("false", ("true", "both")), "_containedType": ("container", ("contained",))}
+
+
+def _contained(key: str, raw: str) -> None:
+    """Contained resources are not indexed (extract.split_reference), so only the defaults can be honoured;
+    asking for contained resources is an unsupported parameter (ignored when lenient, BH-1013 when strict)."""
+    default, others = _CONTAINED[key]
+    if raw in others:
+        raise _Unknown(f"{key}={raw}: contained resources are not indexed; only {key}={default} is supported")
+    if raw != default:
+        raise _bad(f"{key} must be {' or '.join((default, *others))}, not {raw!r}")
 
 
 def _localise(test: Test, base: str) -> Test:
@@ -289,10 +335,11 @@ def parse(
             if raw == "":
                 continue  # search.html: empty parameter values are ignored
             test = _test_all(types, key, raw)
-        except _Unknown:
+        except _Unknown as unknown:
             if strict:
                 raise BenhanError(
-                    ErrorCode.UNKNOWN_SEARCH_PARAMETER, f"Tham số tìm kiếm không được hỗ trợ: {key}"
+                    ErrorCode.UNKNOWN_SEARCH_PARAMETER,
+                    f"Tham số tìm kiếm không được hỗ trợ: {key}" + (f" ({unknown})" if str(unknown) else ""),
                 ) from None
             ignored.append(key)
             continue

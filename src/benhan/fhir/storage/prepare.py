@@ -30,14 +30,16 @@ def stamp(resource: JsonObj, type_: str, id_: str, version: int, when: datetime)
     return orjson.dumps(body)
 
 
-def check_validation(resource: JsonObj) -> None:
-    """Validate against the R4 structure; raise BH-1002 with every issue's FHIRPath expression."""
+def check_validation(resource: JsonObj, error: ErrorCode = ErrorCode.INVALID_RESOURCE) -> None:
+    """Validate against the R4 structure; raise ``error`` (BH-1002 for a submitted resource, BH-1047 for
+    the result of a patch: FHIR R4 http.html#patch answers an invalid result with 422) with every
+    issue's FHIRPath expression."""
     from benhan.fhir.model.validate import validate_resource
 
     problems = [p for p in validate_resource(resource) if p.severity in ("error", "fatal")]
     if problems:
         raise BenhanError(
-            ErrorCode.INVALID_RESOURCE,
+            error,
             f"{len(problems)} problem(s) in {resource.get('resourceType')}",
             [Issue(p.code, p.message, p.severity, (p.expression,) if p.expression else ()) for p in problems],
         )

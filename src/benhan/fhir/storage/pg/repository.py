@@ -16,6 +16,7 @@ import orjson
 from benhan.fhir.search.query import SearchQuery
 from benhan.fhir.search.result import SearchResult
 from benhan.fhir.storage.access_types import AuditInfo
+from benhan.fhir.storage.fhirpath_patch import apply_fhirpath_patch
 from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg import rows
 from benhan.fhir.storage.pg.audit import AuditLog
@@ -222,10 +223,11 @@ class PgRepository:
                 raise BenhanError(ErrorCode.NOT_FOUND, f"{type_}/{id_} is not known")
             if current["deleted"]:
                 raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} was deleted")
-            patched = apply_json_patch(orjson.loads(current["content"]), patch)
+            apply = apply_fhirpath_patch if content_type == "fhirpath-patch" else apply_json_patch
+            patched = apply(orjson.loads(current["content"]), patch)
             if patched.get("resourceType") != type_ or patched.get("id") != id_:
                 raise BenhanError(ErrorCode.PATCH_FAILED, "A patch may not change resourceType or id")
-            self._check(patched)
+            self._check(patched, ErrorCode.PATCH_RESULT_INVALID)
             await self._guard.check_new(conn, ctx, "patch", patched, current["rid"])
             return await self._supersede(conn, current, patched, if_match, ctx, "patch")
 
@@ -261,9 +263,9 @@ class PgRepository:
             return len(matches)
 
     # -- internals ----------------------------------------------------------------------------
-    def _check(self, resource: JsonObj) -> None:
+    def _check(self, resource: JsonObj, error: ErrorCode = ErrorCode.INVALID_RESOURCE) -> None:
         if self.validate:
-            check_validation(resource)
+            check_validation(resource, error)
 
     async def _single_match(self, conn: Conn, type_: str, query: str, ctx: RequestContext) -> str | None:
         from benhan.fhir.storage.pg.search import find_matches

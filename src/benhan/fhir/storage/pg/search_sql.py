@@ -14,7 +14,9 @@ import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from benhan.fhir.search import registry
+import orjson
+
+from benhan.fhir.search import composite, hierarchy, registry
 from benhan.fhir.search.extract import system_hash
 from benhan.fhir.search.parse import PREFIXES, split_escaped
 from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
@@ -155,6 +157,8 @@ class Sql:
     def _composite(self, p: SearchParam, test: ParamTest) -> str:
         """search.html#composite ``[system|]code$value``: rows of the value's table under
         ``registry.composite_id(owner, code)``; the code's system is checked on the resource."""
+        if composite.n_part(p) is not None:
+            return self._composite_n(p, test)
         owners = [p] if p.indexed else [o for o in (registry.lookup(p.resource_type, c) for c in p.stored) if o]
         first = registry.lookup(p.resource_type, p.components[0].code)
         second = registry.lookup(p.resource_type, p.components[1].code)
@@ -170,6 +174,23 @@ class Sql:
             if system is not None:
                 cond += f" AND {self._param_test(p.resource_type, ParamTest(first, None, (Value('eq', token),)))}"
             ors.append(f"({cond})")
+        return "(" + " OR ".join(ors) + ")"
+
+    def _composite_n(self, p: SearchParam, test: ParamTest) -> str:
+        """An N-part composite (search/composite.py): every component's own indexed test (necessary, uses
+        the indexes), then one SQL/JSON path over the stored resource for the same-element rule."""
+        shape = composite.n_part(p)
+        assert shape is not None
+        ors = []
+        for v in test.values:
+            parts = [_prefixed(own, text) for (own, _path), text in
+                     zip(shape.components, split_escaped(v.text, "$"), strict=True)]
+            indexed = [self._param_test(p.resource_type, ParamTest(own, None, (part,)))
+                       for (own, _path), part in zip(shape.components, parts, strict=True)]
+            path, variables = composite.same_element_path(shape, parts)
+            exact = (f"jsonb_path_exists(convert_from(r.content, 'UTF8')::jsonb, {self.arg(path)}::jsonpath, "
+                     f"{self.arg(orjson.dumps(variables).decode())}::jsonb)")
+            ors.append("(" + " AND ".join([*indexed, exact]) + ")")
         return "(" + " OR ".join(ors) + ")"
 
     def _special(self, p: SearchParam, test: ParamTest) -> str | None:
@@ -198,6 +219,8 @@ class Sql:
             return self._in(v.text)
         if p.type == "token" and modifier == "text":
             return self._string(None, v.text)
+        if p.type == "token" and modifier in ("above", "below"):
+            return self._subsumed(modifier, v.text)
         if p.type == "string":
             return self._string(modifier, v.text)
         if p.type == "token" or (p.type == "reference" and modifier == "identifier"):
@@ -307,12 +330,23 @@ class Sql:
         return f"x.ref_id = {self.arg(text)}"
 
     def _uri(self, modifier: str | None, text: str) -> str:
-        if modifier == "below":
-            return f"x.value >= {self.arg(text)} AND x.value < {self.arg(text + chr(0x10FFFF))}"
+        """search.html#uri: exact, or ``:below`` / ``:above`` in the URL's path hierarchy (hierarchy.py)."""
+        below = hierarchy.uri_below(text) if modifier == "below" else None
+        if below is not None:  # a range on the (param, value) index, COLLATE "C": byte-wise prefixes
+            return f"x.value >= {self.arg(below[0])} AND x.value < {self.arg(below[1])}"
         if modifier == "above":
-            prefixes = [text[:i] for i in range(1, len(text) + 1) if i == len(text) or text[i] == "/"]
-            return f"x.value = ANY({self.arg(prefixes, 'text[]')})"
+            return f"x.value = ANY({self.arg(hierarchy.uri_above(text), 'text[]')})"
         return f"x.value = {self.arg(text)}"
+
+    def _subsumed(self, modifier: str, text: str) -> str:
+        """search.html#token ``:below`` / ``:above`` for ICD-10 (checked by the parser; hierarchy.py)."""
+        code = split_escaped(text, "|")[1]
+        system = f"x.system = {self.arg(system_hash(hierarchy.ICD10))}"
+        if modifier == "below":
+            rng = hierarchy.icd10_below(code)
+            assert rng is not None
+            return f"x.code >= {self.arg(rng[0])} AND x.code < {self.arg(rng[1])} AND {system}"
+        return f"x.code = ANY({self.arg(hierarchy.icd10_above(code), 'text[]')}) AND {system}"
 
 
 def _prefixed(param: SearchParam, text: str) -> Value:
