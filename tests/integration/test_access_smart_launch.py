@@ -141,7 +141,8 @@ async def test_standalone_launch_with_patient_picker(app: Any, anon_client: http
     assert claims["fhirUser"] == fhir_user
     assert claims["sub"] == world.prov.users["bs.an"]
     oidc = (await anon_client.get("/.well-known/openid-configuration")).json()
-    assert oidc["issuer"] == conf["issuer"] and oidc["jwks_uri"] == conf["jwks_uri"]
+    assert oidc["issuer"] == conf["issuer"]
+    assert oidc["jwks_uri"] == conf["jwks_uri"]
     # patient/*.rs: confined to the launch patient's compartment on every call.
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api:
         h = {"Authorization": f"Bearer {body['access_token']}"}
