@@ -126,6 +126,7 @@ async def test_standalone_launch_with_patient_picker(app: Any, anon_client: http
     assert consent.status_code == 200
     assert "Trần Thị Bình" in consent.text
     assert "Xem, tìm kiếm mọi dữ liệu của bệnh nhân đã chọn" in consent.text
+    assert consent.headers["x-frame-options"] == "DENY"  # no clickjacking of the consent
     code = _query(await _decide(anon_client, csrf, params, "allow", patient=world.p1))["code"][0]
     body = await _exchange(anon_client, cid, code, verifier)
     assert body["patient"] == world.p1

@@ -43,6 +43,8 @@ from benhan.web.templating import language, render
 OAUTH_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "aud", "code_challenge",
                 "code_challenge_method", "launch", "nonce")
 NO_STORE = {"Cache-Control": "no-store"}
+#: the picker and consent pages must not be framed by another site (clickjacking, RFC 6819 §4.4.1.9)
+NO_FRAME = {**NO_STORE, "X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
 
 
 @dataclass
@@ -147,7 +149,7 @@ async def _picker(
     found = await find_patients(repo_of(request), resolved.ctx, q) if q.strip() else []
     ctx = {"client_name": checked.client_name, "params": checked.params, "q": q, "patients": found,
            "searched": bool(q.strip()), "error": error}
-    return render(request, "auth/app_patient.html", ctx, status=200, headers=NO_STORE)
+    return render(request, "auth/app_patient.html", ctx, headers=NO_FRAME)
 
 
 def _consent(request: Request, checked: _Checked, resolved: Resolved, subject: LaunchSubject | None) -> Response:
@@ -157,7 +159,7 @@ def _consent(request: Request, checked: _Checked, resolved: Resolved, subject: L
            "subject": subject, "csrf_token": resolved.csrf,
            "redirect_host": str(checked.grant.redirect_uri).split("/")[2] if "//" in checked.grant.redirect_uri
            else checked.grant.redirect_uri}
-    return render(request, "auth/app_consent.html", ctx, headers=NO_STORE)
+    return render(request, "auth/app_consent.html", ctx, headers=NO_FRAME)
 
 
 async def _issue_code(
@@ -209,7 +211,7 @@ async def mint_launch(request: Request) -> Response:
     except BenhanError as err:
         return JSONResponse({"error": "invalid_request", "error_description": err.message}, err.status)
     auth, launch = auth_of(request), ident.new_secret()
-    ttl = int(auth.cfg.tokens.get("launch_seconds", 300))
+    ttl = auth.cfg.tokens.get("launch_seconds", 300)
     await auth.store.save_launch(ident.secret_hash(launch), {
         "user_id": resolved.ctx.user_id, "patient_id": subject.patient_id, "encounter_id": subject.encounter_id,
         "expires": clock.now() + timedelta(seconds=ttl),
