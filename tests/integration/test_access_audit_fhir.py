@@ -91,6 +91,7 @@ async def test_auditor_searches_and_reads_the_audit(app: Any, db: asyncpg.Pool, 
         page = (await auditor.get("/fhir/AuditEvent", params={"_count": "1"})).json()
         assert len(page["entry"]) == 1
         assert any(link["relation"] == "next" for link in page["link"])
+        assert (await auditor.get("/fhir", params={"_type": "Patient,AuditEvent"})).status_code == 400
         compartment = _entries(await auditor.get(f"/fhir/Patient/{pid}/AuditEvent"))
         assert {e["id"] for e in compartment} >= {event["id"]}
         # read-only: every change is refused with an OperationOutcome
