@@ -168,6 +168,9 @@ async def test_ehr_launch_is_single_use_and_short_lived(anon_client: httpx.Async
     csrf = (await login(anon_client, "bs.an")).json()["csrf_token"]
     no_csrf = await anon_client.post("/oauth2/launch", json={"patient_id": world.p1})
     assert no_csrf.status_code == 403
+    odd = await anon_client.post("/oauth2/launch", content=b"[1]",
+                                 headers={"Content-Type": "application/json", "X-CSRF-Token": csrf})
+    assert odd.status_code == 400
     hidden = await anon_client.post("/oauth2/launch", json={"patient_id": world.far}, headers={"X-CSRF-Token": csrf})
     assert hidden.status_code == 404
     minted = await anon_client.post("/oauth2/launch", json={"patient_id": world.p1, "encounter_id": world.enc1},

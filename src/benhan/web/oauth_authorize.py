@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from starlette.requests import Request
@@ -157,8 +157,7 @@ def _consent(request: Request, checked: _Checked, resolved: Resolved, subject: L
     ctx = {"client_name": checked.client_name, "client_id": checked.grant.client.get_client_id(),
            "params": checked.params, "scopes": [(s, describe(s, lang)) for s in checked.scopes],
            "subject": subject, "csrf_token": resolved.csrf,
-           "redirect_host": str(checked.grant.redirect_uri).split("/")[2] if "//" in checked.grant.redirect_uri
-           else checked.grant.redirect_uri}
+           "redirect_host": urlsplit(str(checked.grant.redirect_uri)).netloc or checked.grant.redirect_uri}
     return render(request, "auth/app_consent.html", ctx, headers=NO_FRAME)
 
 
@@ -199,8 +198,13 @@ async def mint_launch(request: Request) -> Response:
     resolved = resolved_of(request)
     if resolved is None or resolved.session_hash is None or resolved.ctx.user_id is None:
         return JSONResponse({"error": "login_required"}, status_code=401)
-    is_json = request.headers.get("content-type", "").startswith("application/json")
-    data: dict[str, Any] = await request.json() if is_json else dict(await request.form())
+    try:
+        is_json = request.headers.get("content-type", "").startswith("application/json")
+        data = await request.json() if is_json else dict(await request.form())
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return JSONResponse({"error": "invalid_request", "error_description": "a JSON object is expected"}, 400)
     if not csrf_ok(request, str(data.get("csrf_token") or "") or None):
         return JSONResponse({"error": "csrf"}, status_code=403)
     patient_id, encounter_id = str(data.get("patient_id") or ""), str(data.get("encounter_id") or "") or None
