@@ -80,3 +80,21 @@ def test_audit_query_refuses_bad_values(query: tuple[str, str]) -> None:
 def test_audit_query_strict_refuses_unknown() -> None:
     with pytest.raises(BenhanError):
         parse_audit_query(_req(("site", "x"), strict=True))
+
+
+def test_audit_search_keeps_to_what_the_policy_lets_one_see() -> None:
+    from dataclasses import replace
+
+    from benhan.access import AccessControl
+    from benhan.fhir.storage.access_types import LEVEL_FACILITY
+    from benhan.fhir.storage.pg.audit_events import _scope
+    from benhan.fhir.storage.pg.guard import Guard
+
+    auditor = RequestContext(user_id="a", username="a", roles=frozenset({"auditor"}), facility_id="f")
+    assert _scope(Guard(AccessControl(CFG), None), auditor) == {}  # default: the whole province
+    rules = CFG.roles["auditor"]
+    local = replace(CFG, roles={**CFG.roles, "auditor": replace(rules, read={**rules.read, "audit": LEVEL_FACILITY})})
+    assert _scope(Guard(AccessControl(local), None), auditor) == {"facility_id": "f"}
+    patient_app = RequestContext(user_id="a", username="a", roles=frozenset({"auditor"}), facility_id="f",
+                                 client_id="app", scopes=frozenset({"patient/AuditEvent.rs"}), extra={"patient": "p1"})
+    assert _scope(Guard(AccessControl(CFG), None), patient_app) == {"patient_id": "p1"}
