@@ -25,6 +25,7 @@ from benhan.kernel.logging import configure_logging
 from benhan.settings import Settings, get_settings
 from benhan.web.auth import AuthMiddleware, auth_routes, fhir_context
 from benhan.web.oauth import oauth_routes
+from benhan.web.oidc import SigningKeys
 from benhan.web.routes import web_routes
 from benhan.web.session import Authenticator
 
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AuthMiddleware)])
     app.state.settings = settings
+    app.state.oidc_keys = SigningKeys()  # id_token keys, loaded from the database on first use
     return app

@@ -231,10 +231,12 @@ async def test_authorization_code_pkce_and_refresh_rotation(app: Any, anon_clien
     first = await anon_client.get("/oauth2/authorize", params=params)
     assert first.status_code == 303
     assert first.headers["location"].startswith("/login?next=")
-    await login(anon_client, "bs.an")
+    csrf = (await login(anon_client, "bs.an")).json()["csrf_token"]
     no_pkce = await anon_client.get("/oauth2/authorize", params={**params, "code_challenge": ""})
     assert no_pkce.status_code == 400
-    r = await anon_client.get("/oauth2/authorize", params=params)
+    consent = await anon_client.get("/oauth2/authorize", params=params)
+    assert consent.status_code == 200  # the user approves the app (test_access_smart_launch covers the screen)
+    r = await anon_client.post("/oauth2/authorize", data={**params, "csrf_token": csrf, "decision": "allow"})
     assert r.status_code == 302, r.text
     query = parse_qs(urlsplit(r.headers["location"]).query)
     assert query["state"] == ["s1"]

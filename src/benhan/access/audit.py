@@ -13,35 +13,24 @@ from typing import Any
 
 import orjson
 
+from benhan.fhir.storage.access_types import AUDIT_ACTIONS as ACTIONS
+from benhan.fhir.storage.access_types import AUDIT_DCM as DCM
+from benhan.fhir.storage.access_types import AUDIT_OUTCOMES as OUTCOMES
+from benhan.fhir.storage.access_types import AUDIT_SECURITY_EVENTS as SECURITY_EVENTS
 from benhan.fhir.storage.access_types import AuditInfo, AuditRecord
 from benhan.kernel.clock import fhir_instant
 from benhan.kernel.context import RequestContext
 
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
+# The event codes (ACTIONS, OUTCOMES …) live in ``access_types`` so the FHIR search of the audit log
+# (``GET /fhir/AuditEvent?action=R``) maps codes to stored interactions from the same table.
+
 EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
-RESTFUL = "http://hl7.org/fhir/restful-interaction"
-BENHAN_EVENT = "https://benhan.vn/fhir/CodeSystem/audit-event"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 OBJ_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
 OBJ_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 PARTICIPATION = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 USER_AGENT_EXT = "https://benhan.vn/fhir/StructureDefinition/audit-user-agent"
-
-#: interaction → (AuditEvent.action, subtype system, subtype code)
-ACTIONS: dict[str, tuple[str, str, str]] = {
-    "read": ("R", RESTFUL, "read"), "vread": ("R", RESTFUL, "vread"), "history": ("R", RESTFUL, "history-instance"),
-    "search": ("E", RESTFUL, "search-type"), "create": ("C", RESTFUL, "create"), "update": ("U", RESTFUL, "update"),
-    "patch": ("U", RESTFUL, "patch"), "delete": ("D", RESTFUL, "delete"), "operation": ("E", RESTFUL, "operation"),
-    "export": ("R", BENHAN_EVENT, "export"), "print": ("R", BENHAN_EVENT, "print"),
-    "login": ("E", DCM, "110122"), "logout": ("E", DCM, "110123"), "login-failed": ("E", DCM, "110122"),
-    "break-glass": ("E", BENHAN_EVENT, "break-glass"), "token-issue": ("E", BENHAN_EVENT, "token-issue"),
-    "token-revoke": ("E", BENHAN_EVENT, "token-revoke"), "session-switch": ("E", BENHAN_EVENT, "session-switch"),
-}
-SECURITY_EVENTS = frozenset({"login", "logout", "login-failed", "token-issue", "token-revoke", "session-switch"})
-#: FHIR R4 valueset-audit-event-outcome: 0 success, 4 minor failure (denied), 8 serious failure (error)
-OUTCOMES = {"success": "0", "denied": "4", "failed": "8"}
-
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
     out = {"system": system, "code": code}

@@ -87,6 +87,10 @@ def _scope_check(ctx: RequestContext, action: str, target: Target) -> Decision |
     grant = grant_for(parse_scopes(ctx.scopes), target.type, action)
     if not grant.allowed:
         return Decision(False, f"no scope grants {action} on {target.type}", 403)
+    if grant.patient_only and not ctx.extra.get(LAUNCH_PATIENT):
+        return Decision(False, "a patient/ scope needs a launch patient", 403)
+    if grant.patient_only and target.id is None and target.patient_id is None and action != "create":
+        return None  # the type-level question (Guard.check_type): each row is then confined to the patient
     if grant.patient_only and target.patient_id != ctx.extra.get(LAUNCH_PATIENT):
         return Decision(False, "outside the launch patient's compartment", 403 if action == "create" else 404)
     return None

@@ -27,6 +27,14 @@ CONTEXT_SCOPES = frozenset({
     "online_access",
 })
 
+#: Types a wildcard scope does not reach: only a scope naming them does (docs/security.md: reading the audit
+#: log needs ``system/AuditEvent.rs`` or ``user/AuditEvent.rs``, never ``system/*.rs``).
+NAMED_ONLY = frozenset({"AuditEvent"})
+
+
+def _reaches(scope_type: str, type_: str) -> bool:
+    return scope_type == type_ or (scope_type == "*" and type_ not in NAMED_ONLY)
+
 
 @dataclass(frozen=True, slots=True)
 class Scope:
@@ -80,7 +88,7 @@ class ScopeGrant:
 def grant_for(scopes: list[Scope], type_: str, action: str) -> ScopeGrant:
     """Whether ``scopes`` permit ``action`` on ``type_``; user/system scopes beat patient scopes."""
     letter = ACTION_LETTER[action]
-    matching = [s for s in scopes if s.type in ("*", type_) and letter in s.perms]
+    matching = [s for s in scopes if _reaches(s.type, type_) and letter in s.perms]
     if not matching:
         return ScopeGrant(False)
     if any(s.level in ("user", "system") for s in matching):
@@ -107,4 +115,4 @@ def narrow(requested: str, allowed: str) -> str:
 
 def _covers(a: Scope, b: Scope) -> bool:
     level_ok = a.level == b.level or (a.level == "user" and b.level == "patient")
-    return level_ok and a.type in ("*", b.type) and set(b.perms) <= set(a.perms)
+    return level_ok and _reaches(a.type, b.type) and set(b.perms) <= set(a.perms)

@@ -1,23 +1,22 @@
 """The OAuth2 authorization server for the FHIR API (Authlib; SMART App Launch v2, issue 4).
 
-- ``/oauth2/authorize``: authorization code with PKCE S256 (required), for a signed-in user;
+- ``/oauth2/authorize``: authorization code with PKCE S256 (required), for a signed-in user, with the launch
+  context, patient picker and consent screen (``benhan.web.oauth_authorize``);
 - ``/oauth2/token``: ``authorization_code``, ``refresh_token`` (rotated), ``client_credentials`` with a client
-  secret (basic/post) or a signed JWT assertion (``private_key_jwt``, RFC 7523, jti replay refused);
-- ``/oauth2/revoke``: RFC 7009; ``/.well-known/smart-configuration``.
+  secret (basic/post) or a signed JWT assertion (``private_key_jwt``, RFC 7523, jti replay refused); the
+  response carries the launch context (``patient``, ``encounter``), ``fhirUser`` and an OpenID ``id_token``;
+- ``/oauth2/revoke``: RFC 7009; ``/oauth2/jwks``; ``/.well-known/smart-configuration`` and
+  ``/.well-known/openid-configuration``.
 
-Authlib's server is synchronous and our store is asyncpg, so each request first loads what Authlib may
-ask for (client, code, refresh token), runs Authlib, then applies what it decided (save the token, use up
-the code, rotate the refresh token) — the single-use checks happen in those final statements.
+Each request first loads what Authlib may ask for, runs Authlib, then applies what it decided (save the
+token, use up the code, rotate the refresh token) — the single-use checks happen in those final statements.
 """
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from typing import Any
 
-import orjson
-from authlib.oauth2 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,124 +25,20 @@ from benhan.access import identity as ident
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
-from benhan.web.auth import login_redirect, resolved_of
-from benhan.web.oauth_server import SIGNING_ALGS, BenhanAuthServer, OAuthRequest, Work
+from benhan.web.oauth_authorize import authorize_routes
+from benhan.web.oauth_common import auth_of, auth_server, base_url, oauth_request, prefetch
+from benhan.web.oauth_server import SIGNING_ALGS, OAuthRequest, Work
+from benhan.web.oidc import SigningKeys
 from benhan.web.session import Authenticator
 
-
-def _auth(request: Request) -> Authenticator:
-    auth: Authenticator = request.app.state.auth
-    return auth
-
-
-def _base(request: Request) -> str:
-    settings = request.app.state.settings
-    base = settings.base_url.rstrip("/").removesuffix("/fhir") if settings.base_url else str(request.base_url)
-    return base.rstrip("/")
-
-
-def _uri(request: Request) -> str:
-    # Authlib refuses http:// URLs; TLS is the reverse proxy's job and production mode always means HTTPS.
-    url = str(request.url)
-    return "https://" + url.split("://", 1)[1] if url.startswith("http://") else url
-
-
-async def _oauth_request(request: Request) -> OAuthRequest:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)} if request.method == "POST" else {}
-    # Starlette's Headers: case-insensitive, as Authlib expects ("Authorization").
-    return OAuthRequest(request.method, _uri(request), request.headers, form, dict(request.query_params))
-
-
-def _basic_client(header: str) -> str:
-    if not header.lower().startswith("basic "):
-        return ""
-    try:
-        return base64.b64decode(header[6:]).decode().split(":", 1)[0]
-    except ValueError:
-        return ""
-
-
-def _assertion_sub(assertion: str) -> str:
-    """The client named by a JWT assertion, read before verification only to load that client's keys."""
-    try:
-        payload = assertion.split(".")[1]
-        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, orjson.JSONDecodeError):
-        return ""
-    return str(claims.get("sub", "")) if isinstance(claims, dict) else ""
-
-
-async def _prefetch(auth: Authenticator, req: OAuthRequest, work: Work, *, any_token: bool = False) -> None:
-    """Load what Authlib may ask for: the client(s) named, the code, the refresh (or any) token."""
-    names = {
-        req.form.get("client_id", ""),
-        req.args.get("client_id", ""),
-        _basic_client(req.headers.get("authorization", "")),
-        _assertion_sub(req.form.get("client_assertion", "")),
-    }
-    for name in names - {""}:
-        row = await auth.store.client(name)
-        if row is not None:
-            work.clients[name] = row
-    if req.form.get("code"):
-        work.code = await auth.store.peek_code(ident.secret_hash(req.form["code"]))
-    token = req.form.get("token" if any_token else "refresh_token")
-    if token:
-        lookup = auth.store.token_by_any if any_token else auth.store.token_by_refresh
-        work.refresh = await lookup(ident.secret_hash(token))
-
-
-def _server(request: Request, work: Work) -> BenhanAuthServer:
-    seconds = _auth(request).cfg.tokens.get("access_seconds", 300)
-    return BenhanAuthServer(work, f"{_base(request)}/oauth2/token", seconds)
-
-
-async def authorize(request: Request) -> Response:
-    """Authorization code + PKCE for the signed-in user (registered clients are trusted: no consent page)."""
-    resolved = resolved_of(request)
-    if resolved is None or resolved.session_hash is None or resolved.ctx.user_id is None:
-        return login_redirect(request)
-    req, work = await _oauth_request(request), Work()
-    if req.args.get("code_challenge_method") != "S256" or not req.args.get("code_challenge"):
-        return JSONResponse({"error": "invalid_request", "error_description": "PKCE with S256 is required"}, 400)
-    aud = req.args.get("aud")
-    if aud and aud.rstrip("/") != f"{_base(request)}/fhir":  # SMART v2: aud names this FHIR server
-        return JSONResponse({"error": "invalid_request", "error_description": "aud is not this FHIR server"}, 400)
-    await _prefetch(_auth(request), req, work)
-    server = _server(request, work)
-    try:
-        grant = server.get_consent_grant(req, end_user={"user_id": resolved.ctx.user_id})
-    except OAuth2Error as err:  # never redirect to an unvalidated redirect_uri
-        return JSONResponse({"error": err.error, "error_description": err.description}, status_code=400)
-    response: Response = server.create_authorization_response(
-        req, grant_user={"user_id": resolved.ctx.user_id}, grant=grant
-    )
-    if work.new_code is not None:
-        code, creq = work.new_code
-        ttl = _auth(request).cfg.tokens.get("code_seconds", 60)
-        await _auth(request).store.save_code(
-            ident.secret_hash(code),
-            {
-                "client_id": creq.payload.client_id,
-                "user_id": resolved.ctx.user_id,
-                "redirect_uri": creq.payload.redirect_uri or "",
-                "scope": grant.request.scope or "",
-                "code_challenge": creq.payload.data.get("code_challenge"),
-                "code_challenge_method": "S256",
-                "facility_id": resolved.ctx.facility_id,
-                "department_id": resolved.ctx.department_id,
-                "patient_id": None,
-                "expires": clock.now() + timedelta(seconds=ttl),
-            },
-        )
-    return response
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 async def token(request: Request) -> Response:
-    auth, work = _auth(request), Work()
-    req = await _oauth_request(request)
-    await _prefetch(auth, req, work)
-    response: Response = _server(request, work).create_token_response(req)
+    auth, work = auth_of(request), Work()
+    req = await oauth_request(request)
+    await prefetch(auth, req, work)
+    response: Response = auth_server(request, work).create_token_response(req)
     if response.status_code != 200 or not work.tokens:
         return response
     if not await _apply(auth, work):
@@ -151,9 +46,35 @@ async def token(request: Request) -> Response:
     body, treq = work.tokens[0]
     context = work.code if work.code is not None else work.refresh
     saved = await _save_token(auth, body, treq, context)
-    body = {**body, **({"patient": saved.extra["patient"]} if "patient" in saved.extra else {})}
-    await auth.audit(saved, AuditInfo("token-issue", detail=str(body.get("scope", ""))))
-    return JSONResponse(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+    body = {**body, **await _launch_context(request, body, saved, work)}
+    info = AuditInfo("token-issue", patient_id=saved.extra.get("patient"), detail=str(body.get("scope", "")))
+    await auth.audit(saved, info)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def _launch_context(request: Request, body: dict[str, Any], saved: RequestContext, work: Work) -> dict[str, Any]:
+    """SMART App Launch v2 token response (app-launch.html#response-5): the launch context (``patient``,
+    ``encounter``), the user's FHIR resource (``fhirUser``) and, with ``openid``, a signed ``id_token``."""
+    out: dict[str, Any] = {k: saved.extra[k] for k in ("patient", "encounter") if saved.extra.get(k)}
+    scopes = set(str(body.get("scope", "")).split())
+    if saved.user_id is None or not scopes & {"openid", "fhirUser"}:
+        return out
+    auth, base = auth_of(request), base_url(request)
+    user = await auth.store.user_by_id(saved.user_id)
+    fhir_user = f"{base}/fhir/Practitioner/{user['practitioner_id']}" if user and user["practitioner_id"] else None
+    if "fhirUser" in scopes and fhir_user:
+        out["fhirUser"] = fhir_user
+    if "openid" in scopes:
+        keys: SigningKeys = request.app.state.oidc_keys
+        claims = {
+            "iss": base, "sub": saved.user_id, "aud": saved.client_id,
+            # OpenID Connect Core §3.1.3.6: the nonce of the authorization request, on the code exchange.
+            "nonce": work.code["nonce"] if work.code is not None else None,
+            "fhirUser": fhir_user if "fhirUser" in scopes else None,
+            "preferred_username": user["username"] if user and "profile" in scopes else None,
+        }
+        out["id_token"] = await keys.id_token(auth, claims, int(body.get("expires_in", 300)))
+    return out
 
 
 async def _apply(auth: Authenticator, work: Work) -> bool:
@@ -186,12 +107,13 @@ async def _save_token(auth: Authenticator, body: dict[str, Any], treq: OAuthRequ
         "facility_id": context["facility_id"] if context is not None else None,
         "department_id": context["department_id"] if context is not None else None,
         "patient_id": context["patient_id"] if context is not None else None,
+        "encounter_id": context["encounter_id"] if context is not None else None,
         "issued": now,
         "expires": now + timedelta(seconds=int(body.get("expires_in", 300))),
         "refresh_expires": now + timedelta(days=refresh_days) if body.get("refresh_token") else None,
     }
     await auth.store.save_token(values)
-    extra = {"patient": values["patient_id"]} if values["patient_id"] else {}
+    extra = {k: values[f"{k}_id"] for k in ("patient", "encounter") if values[f"{k}_id"]}
     return RequestContext(
         user_id=values["user_id"],
         username=values["user_id"] or client_id,
@@ -202,10 +124,10 @@ async def _save_token(auth: Authenticator, body: dict[str, Any], treq: OAuthRequ
 
 
 async def revoke(request: Request) -> Response:
-    auth, work = _auth(request), Work()
-    req = await _oauth_request(request)
-    await _prefetch(auth, req, work, any_token=True)
-    response: Response = _server(request, work).create_endpoint_response("revocation", req)
+    auth, work = auth_of(request), Work()
+    req = await oauth_request(request)
+    await prefetch(auth, req, work, any_token=True)
+    response: Response = auth_server(request, work).create_endpoint_response("revocation", req)
     if work.revoke is not None:
         await auth.store.revoke(work.revoke)
         auth.forget_tokens()  # the hash may be a refresh token's: forget every remembered check
@@ -214,50 +136,62 @@ async def revoke(request: Request) -> Response:
     return response
 
 
+#: SMART App Launch v2 conformance.html#capabilities: exactly what works here.  Not listed: ``authorize-post``
+#: (the authorize endpoint takes the app's request by GET; its POST is the user's consent form),
+#: ``context-standalone-encounter`` (no encounter picker) and the ``context-*-style/banner`` passthroughs.
+CAPABILITIES = [
+    "launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
+    "client-confidential-asymmetric", "sso-openid-connect", "context-ehr-patient", "context-ehr-encounter",
+    "context-standalone-patient", "permission-offline", "permission-online", "permission-patient",
+    "permission-user", "permission-v1", "permission-v2",
+]
+SCOPES = ["openid", "fhirUser", "profile", "launch", "launch/patient", "offline_access", "online_access",
+          "patient/*.rs", "user/*.cruds", "user/*.rs", "system/*.rs", "system/*.cruds"]
+
+
+def _endpoints(base: str) -> dict[str, Any]:
+    return {
+        "issuer": base,
+        "jwks_uri": f"{base}/oauth2/jwks",
+        "authorization_endpoint": f"{base}/oauth2/authorize",
+        "token_endpoint": f"{base}/oauth2/token",
+        "revocation_endpoint": f"{base}/oauth2/revoke",
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": SCOPES,
+    }
+
+
 async def smart_configuration(request: Request) -> Response:
-    """SMART App Launch v2 discovery (hl7.org/fhir/smart-app-launch/conformance.html)."""
-    base = _base(request)
-    return JSONResponse(
-        {
-            "issuer": base,
-            "authorization_endpoint": f"{base}/oauth2/authorize",
-            "token_endpoint": f"{base}/oauth2/token",
-            "revocation_endpoint": f"{base}/oauth2/revoke",
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-            "token_endpoint_auth_signing_alg_values_supported": SIGNING_ALGS,
-            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-            "response_types_supported": ["code"],
-            "code_challenge_methods_supported": ["S256"],
-            "scopes_supported": [
-                "openid",
-                "fhirUser",
-                "offline_access",
-                "online_access",
-                "patient/*.rs",
-                "user/*.cruds",
-                "user/*.rs",
-                "system/*.rs",
-                "system/*.cruds",
-            ],
-            "capabilities": [
-                "launch-standalone",
-                "client-public",
-                "client-confidential-symmetric",
-                "client-confidential-asymmetric",
-                "permission-v1",
-                "permission-v2",
-                "permission-user",
-                "permission-offline",
-                "permission-online",
-            ],
-        }
-    )
+    """SMART App Launch v2 discovery (conformance.html): ``issuer`` and ``jwks_uri`` are required with
+    ``sso-openid-connect``."""
+    return JSONResponse({**_endpoints(base_url(request)), "capabilities": CAPABILITIES})
+
+
+async def openid_configuration(request: Request) -> Response:
+    """OpenID Connect Discovery 1.0 §3 for the same issuer (SMART apps doing ``openid`` may fetch it)."""
+    return JSONResponse({
+        **_endpoints(base_url(request)),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", "preferred_username"],
+    })
+
+
+async def jwks(request: Request) -> Response:
+    keys: SigningKeys = request.app.state.oidc_keys
+    return JSONResponse(await keys.jwks(auth_of(request)), headers={"Cache-Control": "max-age=3600"})
 
 
 def oauth_routes() -> list[Route]:
     return [
-        Route("/oauth2/authorize", authorize, methods=["GET"]),
+        *authorize_routes(),
         Route("/oauth2/token", token, methods=["POST"]),
         Route("/oauth2/revoke", revoke, methods=["POST"]),
+        Route("/oauth2/jwks", jwks, methods=["GET"]),
         Route("/.well-known/smart-configuration", smart_configuration, methods=["GET"]),
+        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
     ]

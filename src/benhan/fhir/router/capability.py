@@ -21,6 +21,24 @@ def _search_params(resource_type: str) -> list[dict[str, Any]]:
     ]
 
 
+def _audit_event() -> dict[str, Any]:
+    """The audit log: read and search only, over the parameters ``fhir.router.audit_events`` supports."""
+    from benhan.fhir.router.audit_events import PARAMS
+    from benhan.fhir.search.registry import params_of
+
+    known = params_of("AuditEvent")
+    return {
+        "type": "AuditEvent",
+        "documentation": "The tamper-evident audit log (IHE BALP). Read-only; auditors and system/AuditEvent.rs.",
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "versioning": "no-version",
+        "readHistory": False,
+        "updateCreate": False,
+        "searchParam": [{"name": p, "type": known[p].type, **({"definition": known[p].url} if known[p].url else {})}
+                        for p in PARAMS if p in known],
+    }
+
+
 @lru_cache(maxsize=4)
 def capability_statement(base_url: str) -> dict[str, Any]:
     resources = [
@@ -42,8 +60,10 @@ def capability_statement(base_url: str) -> dict[str, Any]:
                                "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]}
                if t == "Patient" else {}),
         }
-        for t in sorted(RESOURCE_TYPES)
+        for t in sorted(RESOURCE_TYPES - {"AuditEvent"})
     ]
+    resources.append(_audit_event())
+    resources.sort(key=lambda r: str(r["type"]))
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

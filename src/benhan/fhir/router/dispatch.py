@@ -7,7 +7,7 @@ import logging
 import orjson
 
 from benhan.fhir.model.resource_types import is_resource_type
-from benhan.fhir.router import crud, search
+from benhan.fhir.router import audit_events, crud, search
 from benhan.fhir.router.bundle import run_batch, run_transaction
 from benhan.fhir.router.capability import capability_statement
 from benhan.fhir.router.formats import check_accept, check_content_type, parse_json_body, render_obj
@@ -54,6 +54,8 @@ async def route(req: FhirRequest, repo: Repository) -> FhirResponse:
     if p[0].startswith("$"):
         raise BenhanError(ErrorCode.METHOD_NOT_ALLOWED, f"Operation {p[0]} is not supported at system level")
     type_ = _type(p[0])
+    if type_ == audit_events.TYPE:  # the audit log, not the resource store: its own read-only handler
+        return await audit_events.route(req, repo)
     if len(p) == 1:
         return await _type_level(req, repo, type_)
     if len(p) == 2 and p[1] == "_search" and m == "POST":
@@ -71,6 +73,8 @@ async def route(req: FhirRequest, repo: Repository) -> FhirResponse:
         return await crud.vread(req, repo, type_, id_, p[3])
     if len(p) == 3 and p[2].startswith("$"):
         return await search.instance_operation(req, repo, type_, id_, p[2])
+    if len(p) == 3 and m == "GET" and type_ == "Patient" and p[2] == audit_events.TYPE:
+        return await audit_events.search(req, repo, [("patient", id_)])
     if len(p) == 3 and m == "GET" and type_ == "Patient":
         return await search.compartment(req, repo, id_, _type(p[2]))
     raise BenhanError(ErrorCode.METHOD_NOT_ALLOWED, f"{m} /{'/'.join(p)} is not a supported interaction")

@@ -56,6 +56,9 @@ async def search_system(req: FhirRequest, repo: Repository) -> FhirResponse:
     if not req.param("_type"):
         message = "A system-wide search needs _type (e.g. ?_type=Patient,Encounter)"
         raise BenhanError(ErrorCode.INVALID_PARAMETER, message)
+    if "AuditEvent" in (req.param("_type") or "").split(","):
+        # The audit log is not in the resource store: searched only at /AuditEvent (router/audit_events.py).
+        raise BenhanError(ErrorCode.INVALID_PARAMETER, "Search the audit log at AuditEvent, not with _type")
     return await _run(req, repo, _query(req, None, req.query), req.base_url)
 
 

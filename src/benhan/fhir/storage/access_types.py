@@ -13,6 +13,29 @@ from datetime import datetime
 #: Interactions the policy decides on (FHIR R4 http.html + operations and bulk export).
 ACTIONS = ("read", "vread", "search", "create", "update", "patch", "delete", "history", "operation", "export")
 
+#: AuditEvent codes (IHE BALP; FHIR R4 auditevent.html), shared by the audit writer (``benhan.access.audit``)
+#: and the audit log's FHIR search (``storage.pg.audit_events``).
+AUDIT_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+AUDIT_RESTFUL = "http://hl7.org/fhir/restful-interaction"
+AUDIT_BENHAN = "https://benhan.vn/fhir/CodeSystem/audit-event"
+#: interaction → (AuditEvent.action, subtype system, subtype code)
+AUDIT_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "read": ("R", AUDIT_RESTFUL, "read"), "vread": ("R", AUDIT_RESTFUL, "vread"),
+    "history": ("R", AUDIT_RESTFUL, "history-instance"), "search": ("E", AUDIT_RESTFUL, "search-type"),
+    "create": ("C", AUDIT_RESTFUL, "create"), "update": ("U", AUDIT_RESTFUL, "update"),
+    "patch": ("U", AUDIT_RESTFUL, "patch"), "delete": ("D", AUDIT_RESTFUL, "delete"),
+    "operation": ("E", AUDIT_RESTFUL, "operation"), "export": ("R", AUDIT_BENHAN, "export"),
+    "print": ("R", AUDIT_BENHAN, "print"), "login": ("E", AUDIT_DCM, "110122"),
+    "logout": ("E", AUDIT_DCM, "110123"), "login-failed": ("E", AUDIT_DCM, "110122"),
+    "break-glass": ("E", AUDIT_BENHAN, "break-glass"), "token-issue": ("E", AUDIT_BENHAN, "token-issue"),
+    "token-revoke": ("E", AUDIT_BENHAN, "token-revoke"), "session-switch": ("E", AUDIT_BENHAN, "session-switch"),
+}
+#: interactions recorded with AuditEvent.type DCM 110114 "User Authentication" (the others: ``rest``)
+AUDIT_SECURITY_EVENTS = frozenset({"login", "logout", "login-failed", "token-issue", "token-revoke",
+                                   "session-switch"})
+#: FHIR R4 valueset-audit-event-outcome: 0 success, 4 minor failure (denied), 8 serious failure (error)
+AUDIT_OUTCOMES = {"success": "0", "denied": "4", "failed": "8"}
+
 #: Relationship levels of a user to a patient, weakest first.
 LEVEL_PROVINCE, LEVEL_FACILITY, LEVEL_DEPARTMENT, LEVEL_ASSIGNED = 0, 1, 2, 3
 

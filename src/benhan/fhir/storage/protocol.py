@@ -70,6 +70,30 @@ class EverythingQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A search of the audit log (``GET /fhir/AuditEvent``; the parameters in fhir.router.audit_events)."""
+
+    patient_id: str | None = None
+    #: ``Type/id`` the event is about
+    entity: str | None = None
+    #: the acting user, as their Practitioner id, username or user id (``agent``, ``agent-name``, ``altid``)
+    practitioner_id: str | None = None
+    user_name: str | None = None
+    user_id: str | None = None
+    #: benhan interactions (``read``, ``search``, ``login`` …), any of them
+    actions: tuple[str, ...] = ()
+    #: ``success`` | ``denied`` | ``failed``, any of them
+    outcomes: tuple[str, ...] = ()
+    facility_id: str | None = None
+    #: (operator, instant) pairs on ``recorded``, operators ``>=``, ``>``, ``<``, ``<=``
+    recorded: tuple[tuple[str, datetime], ...] = ()
+    count: int = 50
+    offset: int = 0
+    #: the query as the caller wrote it (for the audit of this very search)
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     entries: list[StoredResource]
     #: whether more entries follow this page
@@ -127,6 +151,14 @@ class Repository(Protocol):
 
     async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
         """Search and return the matching current resources as dicts (for use-cases; no paging)."""
+        ...
+
+    async def audit_events(self, ctx: RequestContext, query: AuditQuery) -> tuple[list[JsonObj], bool]:
+        """One page of the audit log as AuditEvent resources, newest first, and whether more follow."""
+        ...
+
+    async def audit_event(self, ctx: RequestContext, id_: str) -> JsonObj:
+        """One audit record as an AuditEvent resource (404 when unknown or not visible)."""
         ...
 
 

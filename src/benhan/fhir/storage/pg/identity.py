@@ -198,6 +198,34 @@ class IdentityStore:
             status = await conn.execute("INSERT INTO oauth_jti VALUES ($1, $2) ON CONFLICT DO NOTHING", jti, expires)
         return status.endswith(" 1")
 
+    # -- SMART launch contexts and the OpenID signing key (migration 0005) ------------------------------
+    async def save_launch(self, launch_hash: bytes, values: dict[str, Any], now: datetime) -> None:
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM oauth_launch WHERE expires < $1", now)
+            await conn.execute(
+                "INSERT INTO oauth_launch (launch_hash, user_id, patient_id, encounter_id, expires)"
+                " VALUES ($1, $2, $3, $4, $5)", launch_hash, values["user_id"], values["patient_id"],
+                values.get("encounter_id"), values["expires"],
+            )
+
+    async def launch(self, launch_hash: bytes, user_id: str, now: datetime, *, take: bool) -> asyncpg.Record | None:
+        """A live launch context opened by ``user_id``.  Single-use: ``take`` deletes it (the approval does)."""
+        verb = "DELETE FROM oauth_launch" if take else "SELECT * FROM oauth_launch"
+        return await self._fetchrow(
+            f"{verb} WHERE launch_hash = $1 AND user_id = $2 AND expires > $3{' RETURNING *' if take else ''}",
+            launch_hash, user_id, now,
+        )
+
+    async def signing_keys(self) -> list[str]:
+        """The id_token signing keys (private JWKs), oldest first: the oldest signs, all are published."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT private_jwk::text FROM oauth_signing_key ORDER BY created, kid")
+        return [str(r[0]) for r in rows]
+
+    async def add_signing_key(self, kid: str, private_jwk: str, now: datetime) -> None:
+        """Two workers starting together may both add one; both then sign with the oldest."""
+        await self._execute("INSERT INTO oauth_signing_key VALUES ($1, $2, $3::jsonb) ON CONFLICT DO NOTHING",
+                            kid, now, private_jwk)
 
 async def _end_everything(conn: Conn, user_id: str) -> None:
     await conn.execute("DELETE FROM auth_session WHERE user_id = $1", user_id)

@@ -17,13 +17,14 @@ from benhan.fhir.search.query import SearchQuery
 from benhan.fhir.search.result import SearchResult
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.fhirpath_patch import apply_fhirpath_patch
+from benhan.fhir.storage.pg import audit_events, rows
 from benhan.fhir.storage.pg import history as history_sql
-from benhan.fhir.storage.pg import rows
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.guard import FACT_TYPES, Guard
 from benhan.fhir.storage.prepare import apply_json_patch, check_validation, stamp
 from benhan.fhir.storage.protocol import (
     AccessPolicy,
+    AuditQuery,
     EverythingQuery,
     HistoryPage,
     HistoryQuery,
@@ -125,6 +126,14 @@ class PgRepository:
             "history", type=query.type, id=query.id,
             returned=tuple(f"{e.type}/{e.id}/_history/{e.version}" for e in page.entries)))
         return page
+
+    async def audit_events(self, ctx: RequestContext, query: AuditQuery) -> tuple[list[JsonObj], bool]:
+        async with self._ro() as conn:
+            return await audit_events.search(conn, self._guard, ctx, query)
+
+    async def audit_event(self, ctx: RequestContext, id_: str) -> JsonObj:
+        async with self._ro() as conn:
+            return await audit_events.read(conn, self._guard, ctx, id_)
 
     async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
         from benhan.fhir.storage.pg.search import find_matches
