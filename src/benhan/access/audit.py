@@ -37,6 +37,9 @@ ACTIONS: dict[str, tuple[str, str, str]] = {
     "login": ("E", DCM, "110122"), "logout": ("E", DCM, "110123"), "login-failed": ("E", DCM, "110122"),
     "break-glass": ("E", BENHAN_EVENT, "break-glass"), "token-issue": ("E", BENHAN_EVENT, "token-issue"),
     "token-revoke": ("E", BENHAN_EVENT, "token-revoke"), "session-switch": ("E", BENHAN_EVENT, "session-switch"),
+    # user, role and client administration (and its refusals): DICOM PS3.16 CID 403 "User Security
+    # Attributes Changed"
+    "admin": ("U", DCM, "110137"),
 }
 SECURITY_EVENTS = frozenset({"login", "logout", "login-failed", "token-issue", "token-revoke", "session-switch"})
 #: FHIR R4 valueset-audit-event-outcome: 0 success, 4 minor failure (denied), 8 serious failure (error)
