@@ -283,11 +283,14 @@ def facility_add(
     name: str,
     code: Annotated[str | None, typer.Option(help="BHYT facility code")] = None,
     province: Annotated[str | None, typer.Option(help="Id of the province (Sở Y tế) Organization")] = None,
+    is_province: Annotated[bool, typer.Option("--is-province", help="Add the province (Sở Y tế) itself")]
+    = False,
 ) -> None:
-    """Add a facility; prints its Organization id."""
+    """Add a facility (or, with --is-province, the province); prints its Organization id."""
     from benhan.admin import orgs
 
-    typer.echo(_admin(lambda s: orgs.create_facility(s.admin, s.ctx, name, code or "", province)))
+    kind = "province" if is_province else "facility"
+    typer.echo(_admin(lambda s: orgs.create_facility(s.admin, s.ctx, name, code or "", province, kind=kind)))
 
 
 @department_app.command("add")

@@ -19,6 +19,7 @@ import orjson
 from benhan.access.config import PolicyConfig
 from benhan.access.policy import subject_level
 from benhan.admin.scope import AdminDeps, org_units, refuse
+from benhan.clinical.registration import PatientSummary
 from benhan.fhir.storage.access_types import LEVEL_PROVINCE, AuditInfo
 from benhan.fhir.storage.admin_types import AuditFilter, AuditReader, AuditRow
 from benhan.kernel.context import RequestContext
@@ -42,6 +43,12 @@ class AuditPage:
     items: list[Access]
     page: int
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WhoViewed:
+    patient: PatientSummary
+    accesses: AuditPage
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +150,12 @@ async def event_detail(deps: AdminDeps, ctx: RequestContext, chain: int, seq: in
     )
 
 
-async def who_viewed(deps: AdminDeps, ctx: RequestContext, patient_id: str, page: int = 1) -> AuditPage:
+async def who_viewed(deps: AdminDeps, ctx: RequestContext, patient_id: str, page: int = 1) -> WhoViewed:
     """"Who viewed this record", for staff who may open the patient: the repository reads the Patient first
     (its policy decides, a hidden patient answers 404, and the read is audited)."""
-    await deps.repo.read(ctx, "Patient", patient_id)
+    patient = PatientSummary.of((await deps.repo.read(ctx, "Patient", patient_id)).json())
     page = max(1, page)
     rows, more = await record_accesses(deps.reports, patient_id, page)
     await deps.audit(ctx, AuditInfo("search", type="AuditEvent", patient_id=patient_id,
                                     query=f"patient={patient_id}&page={page}"))
-    return AuditPage(await _accesses(deps, ctx, rows), page, more)
+    return WhoViewed(patient, AuditPage(await _accesses(deps, ctx, rows), page, more))

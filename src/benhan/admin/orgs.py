@@ -81,15 +81,18 @@ async def org_tree(deps: AdminDeps, ctx: RequestContext) -> OrgTree:
 
 
 async def create_facility(deps: AdminDeps, ctx: RequestContext, name: str, code: str = "",
-                          province_id: str | None = None) -> str:
-    """A facility (provincial administrators only); ``code`` is the BHYT facility code (5 digits)."""
+                          province_id: str | None = None, *, kind: str = "facility") -> str:
+    """A facility (provincial administrators only); ``code`` is the BHYT facility code (5 digits).  With
+    ``kind="province"``: the province (Sở Y tế) Organization itself, the root of the tree."""
     scope = await admin_scope(deps, ctx)
     if not scope.province:
         await refuse(deps, ctx, "only a provincial administrator registers facilities")
     if code and not (code.isdigit() and len(code) == 5):
         raise ClinicalError.one("code", "Mã cơ sở KCB BHYT gồm 5 chữ số.", "The BHYT facility code has 5 digits.")
-    parent = province_id or scope.province_id
-    res = org.organization("facility", _name(name), code=code or None, parent_id=parent)
+    if kind not in ("facility", "province"):
+        raise ClinicalError.one("kind", "Chọn cơ sở hoặc Sở Y tế.", "Choose facility or province.")
+    parent = None if kind == "province" else province_id or scope.province_id
+    res = org.organization(kind, _name(name), code=code or None, parent_id=parent)
     return (await deps.repo.create(ctx, res)).resource.id
 
 

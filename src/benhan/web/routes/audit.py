@@ -78,8 +78,8 @@ async def audit_event(request: Request) -> Response:
 async def who_viewed(request: Request) -> Response:
     pid = request.path_params["pid"]
     page = _page(dict(request.query_params))
-    result = await audit_reports.who_viewed(admin_of(request), ctx_of(request), pid, page)
-    return render(request, "pages/accesses.html", {"pid": pid, "result": result})
+    found = await audit_reports.who_viewed(admin_of(request), ctx_of(request), pid, page)
+    return render(request, "pages/accesses.html", {"patient": found.patient, "result": found.accesses})
 
 
 def routes() -> list[BaseRoute]:
