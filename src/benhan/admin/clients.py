@@ -45,7 +45,7 @@ class NewClient:
     grant_types: tuple[str, ...] = ()
 
 
-def _redirect_ok(uri: str) -> bool:
+def redirect_ok(uri: str) -> bool:
     """Absolute https URIs, or http on the loopback interface for native apps (RFC 8252 §7.3)."""
     parts = urlsplit(uri)
     if parts.fragment or not parts.netloc:
@@ -53,7 +53,7 @@ def _redirect_ok(uri: str) -> bool:
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
 
 
-def _problems(form: NewClient) -> list[FieldMessage]:
+def client_problems(form: NewClient) -> list[FieldMessage]:
     out: list[FieldMessage] = []
     if not CLIENT_ID.match(form.client_id):
         out.append(FieldMessage("client_id", "Mã ứng dụng 3–64 ký tự: chữ, số, . _ -",
@@ -73,7 +73,7 @@ def _problems(form: NewClient) -> list[FieldMessage]:
         if not isinstance(keys, list) or not keys:
             out.append(FieldMessage("jwks", "Dán JWKS (JSON có danh sách \"keys\").",
                                     'Paste the JWKS (JSON with a "keys" list).'))
-    if form.kind == "public" and (not form.redirect_uris or not all(map(_redirect_ok, form.redirect_uris))):
+    if form.kind == "public" and (not form.redirect_uris or not all(map(redirect_ok, form.redirect_uris))):
         out.append(FieldMessage("redirect_uris", "Mỗi dòng một địa chỉ https:// (http chỉ cho localhost).",
                                 "One https:// address per line (http only for localhost)."))
     return out
@@ -88,7 +88,7 @@ async def register_client(deps: AdminDeps, ctx: RequestContext, form: NewClient)
     """Register a client; returns its secret (to show once) for the ``secret`` kind."""
     scope = await admin_scope(deps, ctx)
     facility = form.facility_id if scope.province else scope.facility_id
-    problems = _problems(form)
+    problems = client_problems(form)
     if problems:
         raise ClinicalError(*problems)
     if await deps.users.client_row(form.client_id) is not None:

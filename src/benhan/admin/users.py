@@ -89,7 +89,7 @@ async def check_grants(deps: AdminDeps, ctx: RequestContext, scope: AdminScope, 
                                     "The department is not part of the chosen facility.")
 
 
-def _check_new(form: NewUser) -> None:
+def check_new_user(form: NewUser) -> None:
     problems: list[FieldMessage] = []
     if not USERNAME.match(form.username):
         problems.append(FieldMessage("username", "Tên đăng nhập 3–40 ký tự: chữ thường không dấu, số, . _ -",
@@ -107,7 +107,7 @@ async def create_user(deps: AdminDeps, ctx: RequestContext, form: NewUser) -> Cr
     """A user, its Practitioner and one PractitionerRole per grant (written through the repository, so
     versioned and audited).  A TOTP secret is made when asked for or when policy requires it of a role."""
     scope = await admin_scope(deps, ctx)
-    _check_new(form)
+    check_new_user(form)
     if not scope.province and not form.grants:
         raise ClinicalError.one("grant", "Cấp ít nhất một vai trò tại cơ sở của bạn.",
                                 "Grant at least one role at your facility.")
