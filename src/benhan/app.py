@@ -14,8 +14,10 @@ from starlette.routing import Route
 
 from benhan import __version__, migrate
 from benhan.access import AccessControl, load_config
+from benhan.admin.scope import AdminDeps
 from benhan.fhir.api import fhir_routes
 from benhan.fhir.storage.pg.audit import AuditLog
+from benhan.fhir.storage.pg.audit_reports import AuditReports
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.protocol import Repository
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.auth = Authenticator(
             IdentityStore(app.state.pool), access.config, audit_log, demo_logins=settings.mode == "demo"
         )
+        app.state.admin = AdminDeps(app.state.repo, app.state.auth.store, AuditReports(app.state.pool),
+                                    app.state.auth.audit, access.config)
         app.state.schema_head = migrate.head_revision()
         try:
             yield

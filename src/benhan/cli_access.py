@@ -57,11 +57,18 @@ class Services:
         self.access = AccessControl()
         self.audit = AuditLog(pool)
         self.repo = PgRepository(pool, access=self.access, audit=self.audit)
+        from benhan.access.audit import audit_record
+        from benhan.admin.scope import AdminDeps
+        from benhan.fhir.storage.pg.audit_reports import AuditReports
+        from benhan.kernel import clock
+
         self.store = IdentityStore(pool)
         self.ctx = RequestContext.system(f"cli:{getpass.getuser()}")
 
-    async def create(self, resource: dict[str, Any]) -> str:
-        return (await self.repo.create(self.ctx, resource)).resource.id
+        async def audit(ctx: Any, info: Any) -> None:
+            await self.audit.record([audit_record(ctx, info, clock.now())])
+
+        self.admin = AdminDeps(self.repo, self.store, AuditReports(pool), audit, self.access.config)
 
 
 async def _with_services(url: str, work: Callable[[Services], Awaitable[T]]) -> T:
@@ -101,6 +108,34 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
+def _admin_error(exc: Exception) -> typer.BadParameter:
+    from benhan.clinical.records import ClinicalError
+
+    if isinstance(exc, ClinicalError):
+        return typer.BadParameter(" ".join(f"{m.field}: {m.message_en}" if m.field else m.message_en
+                                           for m in exc.messages))
+    return typer.BadParameter(str(exc))
+
+
+def _admin(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run an administration use-case (``benhan.admin``, shared with the web screens) as the CLI's system
+    context; its refusals become usage errors."""
+    from benhan.clinical.records import ClinicalError
+    from benhan.kernel.errors import BenhanError
+
+    try:
+        return _run(work)
+    except (ClinicalError, BenhanError) as exc:
+        raise _admin_error(exc) from None
+
+
+async def _user_id(s: Services, username: str) -> str:
+    user = await s.store.user_row_by_name(username)
+    if user is None:
+        raise typer.BadParameter(f"no user {username!r}")
+    return user.id
+
+
 @user_app.command("add")
 def user_add(
     username: str,
@@ -110,40 +145,26 @@ def user_add(
     totp: Annotated[bool, typer.Option("--totp", help="Enrol a TOTP second factor and print its URI")] = False,
 ) -> None:
     """Add a staff user with a Practitioner and one PractitionerRole per grant."""
-    from benhan.access import identity as ident
-    from benhan.access.roles import Grant, practitioner_role
-    from benhan.kernel.ids import new_id
+    from benhan.access.roles import Grant
+    from benhan.admin import users
 
-    grants = [Grant(*_parse_grant(r)) for r in role or []]
-    password_hash = ident.hash_password(_password(password_stdin))
-    secret = ident.new_totp_secret() if totp else None
-
-    async def work(s: Services) -> str:
-        practitioner = await s.create({"resourceType": "Practitioner", "active": True, "name": [{"text": name}]})
-        user_id = new_id()
-        await s.store.add_user(user_id, username, password_hash, name, practitioner)
-        for g in grants:
-            await s.store.add_grant(user_id, g.role, g.facility_id, g.department_id)
-            await s.create(practitioner_role(practitioner, g))
-        if secret:
-            await s.store.set_totp(user_id, secret)
-        return user_id
-
-    user_id = _run(work)
-    typer.echo(f"user {username} added (id {user_id})")
-    if secret:
-        typer.echo(f"TOTP: {ident.totp_uri(secret, username)}")
+    form = users.NewUser(username, name, _password(password_stdin), tuple(Grant(*_parse_grant(r)) for r in role or []),
+                         totp)
+    created = _admin(lambda s: users.create_user(s.admin, s.ctx, form))
+    typer.echo(f"user {username} added (id {created.user_id})")
+    if created.totp_uri:
+        typer.echo(f"TOTP: {created.totp_uri}")
 
 
 @user_app.command("list")
-def user_list() -> None:
+def user_list(search: Annotated[str, typer.Argument(help="Part of a username or name")] = "") -> None:
     """List users with their grants."""
-    async def work(s: Services) -> list[Any]:
-        return await s.store.list_users()
+    from benhan.admin import users
 
-    for row in _run(work):
-        flags = " ".join(f for f, on in (("disabled", row["disabled"]), ("totp", row["totp"])) if on)
-        typer.echo(f"{row['username']}\t{row['display_name']}\t{','.join(row['grants'])}\t{flags}")
+    for row in _admin(lambda s: users.find_users(s.admin, s.ctx, search)):
+        flags = " ".join(f for f, on in (("disabled", row.disabled), ("totp", row.totp)) if on)
+        grants = ",".join(f"{r}@{f}" + (f"/{d}" if d else "") for r, f, d in row.grants)
+        typer.echo(f"{row.username}\t{row.display_name}\t{grants}\t{flags}")
 
 
 @user_app.command("disable")
@@ -151,37 +172,61 @@ def user_disable(
     username: str, enable: Annotated[bool, typer.Option("--enable", help="Enable again instead")] = False
 ) -> None:
     """Disable a user (ends every session and token at once), or enable again."""
-    async def work(s: Services) -> bool:
-        user = await s.store.user_by_name(username)
-        if user is None:
-            return False
-        await s.store.set_disabled(user["id"], not enable)
-        return True
+    from benhan.admin import users
 
-    if not _run(work):
-        raise typer.BadParameter(f"no user {username!r}")
+    async def work(s: Services) -> None:
+        await users.set_disabled(s.admin, s.ctx, await _user_id(s, username), not enable)
+
+    _admin(work)
     typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
 
 
+@user_app.command("unlock")
+def user_unlock(username: str) -> None:
+    """Clear a lockout after failed logins."""
+    from benhan.admin import users
+
+    async def work(s: Services) -> None:
+        await users.unlock(s.admin, s.ctx, await _user_id(s, username))
+
+    _admin(work)
+    typer.echo(f"user {username} unlocked")
+
+
+@user_app.command("password")
+def user_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Set a new password (ends the user's sessions and tokens)."""
+    from benhan.admin import users
+
+    password = _password(password_stdin)
+
+    async def work(s: Services) -> None:
+        await users.reset_password(s.admin, s.ctx, await _user_id(s, username), password)
+
+    _admin(work)
+    typer.echo(f"password of {username} set")
+
+
 @user_app.command("grant")
-def user_grant(username: str, grant: Annotated[str, typer.Argument(help="ROLE@FACILITY[/DEPARTMENT]")]) -> None:
-    """Grant a role at a facility (and department) to a user."""
-    from benhan.access.roles import Grant, practitioner_role
+def user_grant(
+    username: str, grant: Annotated[str, typer.Argument(help="ROLE@FACILITY[/DEPARTMENT]")],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Revoke the role instead")] = False,
+) -> None:
+    """Grant (or revoke) a role at a facility (and department)."""
+    from benhan.access.roles import Grant
+    from benhan.admin import users
 
     g = Grant(*_parse_grant(grant))
 
-    async def work(s: Services) -> bool:
-        user = await s.store.user_by_name(username)
-        if user is None:
-            return False
-        await s.store.add_grant(user["id"], g.role, g.facility_id, g.department_id)
-        if user["practitioner_id"]:
-            await s.create(practitioner_role(user["practitioner_id"], g))
-        return True
+    async def work(s: Services) -> None:
+        change = users.revoke_role if revoke else users.grant_role
+        await change(s.admin, s.ctx, await _user_id(s, username), g)
 
-    if not _run(work):
-        raise typer.BadParameter(f"no user {username!r}")
-    typer.echo(f"{username}: {grant}")
+    _admin(work)
+    typer.echo(f"{username}: {'-' if revoke else ''}{grant}")
 
 
 @client_app.command("add")
@@ -199,23 +244,38 @@ def client_add(
     facility: Annotated[str | None, typer.Option(help="Facility the client acts for")] = None,
 ) -> None:
     """Register an OAuth2 client; a client secret, when used, is printed once."""
-    from benhan.access import identity as ident
+    from benhan.admin import clients
 
-    if auth == "private_key_jwt" and jwks is None:
+    kind = {"private_key_jwt": "jwks", "none": "public"}.get(auth, "secret")
+    if kind == "jwks" and jwks is None:
         raise typer.BadParameter("private_key_jwt needs --jwks")
-    secret = ident.new_secret() if auth.startswith("client_secret") else None
-    grants = grant_type or ["client_credentials"]
-
-    async def work(s: Services) -> None:
-        await s.store.add_client(
-            client_id, name, ident.hash_password(secret) if secret else None,
-            jwks.read_text(encoding="utf-8") if jwks else None, auth, redirect_uri or [], grants, scope, facility,
-        )
-
-    _run(work)
+    form = clients.NewClient(
+        client_id, name, kind, scope, jwks.read_text(encoding="utf-8") if jwks else "", tuple(redirect_uri or ()),
+        facility, auth, tuple(grant_type or ()),
+    )
+    secret = _admin(lambda s: clients.register_client(s.admin, s.ctx, form))
     typer.echo(f"client {client_id} added")
     if secret:
         typer.echo(f"client secret (shown once): {secret}")
+
+
+@client_app.command("rotate")
+def client_rotate(client_id: str) -> None:
+    """A new client secret (printed once); the old one and its tokens stop working."""
+    from benhan.admin import clients
+
+    typer.echo(f"client secret (shown once): {_admin(lambda s: clients.rotate_secret(s.admin, s.ctx, client_id))}")
+
+
+@client_app.command("disable")
+def client_disable(
+    client_id: str, enable: Annotated[bool, typer.Option("--enable", help="Enable again instead")] = False
+) -> None:
+    """Disable a client (its tokens are revoked), or enable again."""
+    from benhan.admin import clients
+
+    _admin(lambda s: clients.set_disabled(s.admin, s.ctx, client_id, not enable))
+    typer.echo(f"client {client_id} {'enabled' if enable else 'disabled'}")
 
 
 @facility_app.command("add")
@@ -223,19 +283,22 @@ def facility_add(
     name: str,
     code: Annotated[str | None, typer.Option(help="BHYT facility code")] = None,
     province: Annotated[str | None, typer.Option(help="Id of the province (Sở Y tế) Organization")] = None,
+    is_province: Annotated[bool, typer.Option("--is-province", help="Add the province (Sở Y tế) itself")]
+    = False,
 ) -> None:
-    """Add a facility; prints its Organization id."""
-    from benhan.access import org
+    """Add a facility (or, with --is-province, the province); prints its Organization id."""
+    from benhan.admin import orgs
 
-    typer.echo(_run(lambda s: s.create(org.organization("facility", name, code=code, parent_id=province))))
+    kind = "province" if is_province else "facility"
+    typer.echo(_admin(lambda s: orgs.create_facility(s.admin, s.ctx, name, code or "", province, kind=kind)))
 
 
 @department_app.command("add")
 def department_add(name: str, facility: Annotated[str, typer.Option(help="Facility Organization id")]) -> None:
     """Add a department (khoa) to a facility; prints its Organization id."""
-    from benhan.access import org
+    from benhan.admin import orgs
 
-    typer.echo(_run(lambda s: s.create(org.organization("department", name, parent_id=facility))))
+    typer.echo(_admin(lambda s: orgs.create_department(s.admin, s.ctx, name, facility)))
 
 
 @audit_app.command("verify")

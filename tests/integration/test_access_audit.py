@@ -182,14 +182,15 @@ async def test_batched_read_audit_is_flushed_on_interval_and_shutdown(db: asyncp
 
 
 async def test_reports_who_viewed_and_auditor_search(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
-    from benhan.fhir.storage.pg.audit import search_audit, who_viewed
+    from benhan.fhir.storage.admin_types import AuditFilter
+    from benhan.fhir.storage.pg.audit_reports import search_audit
 
     pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
     await client.get(f"/fhir/Patient/{pid}")
     async with db.acquire() as conn:
-        viewed = await who_viewed(conn, pid)
-        assert [r["action"] for r in viewed] == ["read", "create"]
-        reads = await search_audit(conn, patient_id=pid, action="read")
+        viewed = await search_audit(conn, AuditFilter(patient_id=pid))
+        assert [r.action for r in viewed] == ["read", "create"]
+        reads = await search_audit(conn, AuditFilter(patient_id=pid, action="read"))
         assert len(reads) == 1
-        assert reads[0]["client_id"] is not None
-        assert not await search_audit(conn, patient_id=pid, break_glass=True)
+        assert reads[0].client_id is not None
+        assert not await search_audit(conn, AuditFilter(patient_id=pid, break_glass=True))

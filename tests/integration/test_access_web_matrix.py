@@ -94,6 +94,7 @@ def _url(w: World, page: str, key: str) -> str:
         "summary": f"/summary?dept={dept}",
         "emar": f"/emar?dept={dept}",
         "emar-patient": f"/emar/{enc}",
+        "accesses": f"/patients/{pid}/accesses",
     }[page]
 
 
@@ -152,6 +153,12 @@ CELLS: list[tuple[str, str, str, Outcome]] = [
     ("cb.soyte", "search", "dept", 403),
     ("cb.soyte", "board", "dept", 403),
     ("cb.soyte", "orders", "dept", 403),
+    # "who viewed this record": whoever may open the patient (the page reads the Patient first)
+    ("bs.a1", "accesses", "dept", (SHOW, "")),
+    ("bs.a1", "accesses", "other", 404),
+    ("bs.b1", "accesses", "dept", 404),
+    ("tiepdon.a", "accesses", "dept", (SHOW, "")),
+    ("cb.soyte", "accesses", "dept", 403),
 ]
 
 

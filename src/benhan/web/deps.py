@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from benhan.access.policy import decide
+from benhan.admin.scope import AdminDeps
 from benhan.fhir.storage.access_types import Target
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel import clock
@@ -42,3 +43,9 @@ def may_read(request: Request, type_: str) -> bool:
     the repository makes before a search, so a page can leave out a section instead of failing on it."""
     cfg = request.app.state.auth.cfg
     return decide(ctx_of(request), cfg, "search", Target(type=type_), clock.now()).allowed
+
+
+def admin_of(request: Request) -> AdminDeps:
+    """The administration and audit-report use-cases' dependencies (``benhan.admin``)."""
+    deps: AdminDeps = request.app.state.admin
+    return deps

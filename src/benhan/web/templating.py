@@ -17,7 +17,11 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from benhan.access.roles import ROLE_LABELS, Role
+from benhan.admin.audit_reports import may_audit
+from benhan.admin.scope import is_admin
 from benhan.kernel.clock import VN_TZ
+from benhan.kernel.context import RequestContext
 from benhan.web.assets import WEB_DIR
 from benhan.web.i18n import pick_language, translations
 
@@ -51,6 +55,14 @@ def vn_datetime(value: datetime | str | None) -> str:
     return (when.astimezone(VN_TZ) if when.tzinfo else when).strftime("%H:%M %d/%m/%Y")
 
 
+def role_label(code: str, lang: str) -> str:
+    try:
+        vi, en = ROLE_LABELS[Role(code)]
+    except ValueError:
+        return code
+    return en if lang == "en" else vi
+
+
 def to_json(value: object) -> Markup:
     # Safe inside <script type="application/json">: "</" cannot close the tag.
     return Markup(orjson.dumps(value).decode().replace("</", "<\\/"))  # noqa: S704 - escaped above
@@ -66,7 +78,8 @@ def environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(vn_date=vn_date, vn_datetime=vn_datetime, to_json=to_json)
+    env.filters.update(vn_date=vn_date, vn_datetime=vn_datetime, to_json=to_json,
+                       role_label=functools.partial(role_label, lang=lang))
     env.globals["lang"] = lang
     return env
 
@@ -88,7 +101,14 @@ def session_of(request: Request) -> dict[str, object]:
     ``benhan.web.auth.AuthMiddleware`` (read duck-typed here: auth imports this module)."""
     resolved = request.scope.get("benhan.auth")
     ctx = getattr(resolved, "ctx", None)
-    return {"session_user": getattr(ctx, "username", None), "session_csrf": getattr(resolved, "csrf", None)}
+    signed = ctx if isinstance(ctx, RequestContext) and getattr(resolved, "csrf", None) is not None else None
+    return {
+        "session_user": getattr(ctx, "username", None),
+        "session_csrf": getattr(resolved, "csrf", None),
+        # menu entries only for the roles that may use them (the pages check again)
+        "nav_admin": signed is not None and is_admin(signed),
+        "nav_audit": signed is not None and may_audit(signed, request.app.state.auth.cfg),
+    }
 
 
 def render(

@@ -16,7 +16,20 @@ from starlette.routing import BaseRoute, Route
 
 from benhan.web.auth import csrf_ok
 from benhan.web.deps import ctx_of
-from benhan.web.routes import adt, board, chart, common, emar, orders, papers, reception, summary
+from benhan.web.routes import (
+    admin_org,
+    admin_users,
+    adt,
+    audit,
+    board,
+    chart,
+    common,
+    emar,
+    orders,
+    papers,
+    reception,
+    summary,
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -58,5 +71,6 @@ def web_routes() -> list[BaseRoute]:
     clinical = [
         *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
         *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
+        *admin_users.routes(), *admin_org.routes(), *audit.routes(),
     ]
     return [*common.routes(), *_guard(clinical)]

@@ -18,7 +18,7 @@ import logging
 import os
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import asyncpg
@@ -193,35 +193,3 @@ async def verify(conn: Conn) -> VerifyResult:
         if head is not None and (head["seq"] != expected_seq - 1 or bytes(head["hash"]) != prev):
             return VerifyResult(False, checked, (chain, expected_seq), "rows missing at the end of the chain")
     return VerifyResult(True, checked)
-
-
-# -- reports (issue 4: "who viewed this record", the auditor's search, the break-the-glass review) -----------
-_REPORT_COLS = "recorded, action, outcome, user_name, user_id, client_id, facility_id, department_id, patient_id," \
-    " break_glass, entity"
-
-
-async def who_viewed(conn: Conn, patient_id: str, limit: int = 200) -> list[asyncpg.Record]:
-    """Accesses to one patient's record, newest first.  The caller decides who may ask (staff with access
-    to the patient now; the patient later)."""
-    return await conn.fetch(
-        f"SELECT {_REPORT_COLS} FROM audit_log WHERE patient_id = $1 ORDER BY recorded DESC LIMIT $2",
-        patient_id, limit,
-    )
-
-
-async def search_audit(
-    conn: Conn, *, user_name: str | None = None, patient_id: str | None = None, action: str | None = None,
-    since: datetime | None = None, until: datetime | None = None, break_glass: bool | None = None,
-    facility_id: str | None = None, limit: int = 200,
-) -> list[asyncpg.Record]:
-    """The auditor's search by user, patient, action and time (and the head of department's review list:
-    ``break_glass=True, facility_id=...``)."""
-    filters = {"user_name = ": user_name, "patient_id = ": patient_id, "action = ": action,
-               "recorded >= ": since, "recorded < ": until, "break_glass = ": break_glass,
-               "facility_id = ": facility_id}
-    used = [(sql, value) for sql, value in filters.items() if value is not None]
-    where = " AND ".join(f"{sql}${i + 1}" for i, (sql, _v) in enumerate(used)) or "true"
-    return await conn.fetch(
-        f"SELECT {_REPORT_COLS} FROM audit_log WHERE {where} ORDER BY recorded DESC LIMIT {int(limit)}",
-        *[v for _s, v in used],
-    )

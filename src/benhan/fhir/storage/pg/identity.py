@@ -10,7 +10,33 @@ from typing import Any
 
 import asyncpg
 
+from benhan.fhir.storage.admin_types import ClientRow, UserRow
 from benhan.kernel.db import Conn
+
+_USER_ROW = (
+    "SELECT u.id, u.username, u.display_name, u.practitioner_id, u.disabled, u.locked_until, u.failed_logins,"
+    " u.totp_secret IS NOT NULL AS totp, coalesce((SELECT array_agg(ARRAY[g.role, g.facility_id, g.department_id]"
+    " ORDER BY g.facility_id, g.department_id, g.role) FROM user_grant g WHERE g.user_id = u.id), '{}') AS grants"
+    " FROM app_user u"
+)
+
+
+def _user(row: asyncpg.Record) -> UserRow:
+    return UserRow(
+        id=row["id"], username=row["username"], display_name=row["display_name"],
+        practitioner_id=row["practitioner_id"], disabled=row["disabled"], locked_until=row["locked_until"],
+        failed_logins=row["failed_logins"], totp=row["totp"],
+        grants=tuple((g[0], g[1], g[2] or None) for g in row["grants"]),
+    )
+
+
+def _client(row: asyncpg.Record) -> ClientRow:
+    return ClientRow(
+        client_id=row["client_id"], name=row["name"], auth_method=row["auth_method"],
+        grant_types=tuple(row["grant_types"]), redirect_uris=tuple(row["redirect_uris"]), scope=row["scope"],
+        facility_id=row["facility_id"], disabled=row["disabled"], has_secret=row["secret_hash"] is not None,
+        has_jwks=row["jwks"] is not None, created=row["created"],
+    )
 
 
 class IdentityStore:
@@ -41,14 +67,35 @@ class IdentityStore:
     async def user_by_id(self, user_id: str) -> asyncpg.Record | None:
         return await self._fetchrow("SELECT * FROM app_user WHERE id = $1", user_id)
 
-    async def list_users(self) -> list[asyncpg.Record]:
+    async def find_users(self, text: str | None, facility_id: str | None, limit: int) -> list[UserRow]:
+        """Users whose username or name contains ``text``, holding a role at ``facility_id`` (None: any)."""
         async with self.pool.acquire() as conn:
-            return await conn.fetch(
-                "SELECT u.id, u.username, u.display_name, u.disabled, u.locked_until, u.totp_secret IS NOT NULL"
-                " AS totp, coalesce(array_agg(g.role || '@' || g.facility_id || CASE WHEN g.department_id <> ''"
-                " THEN '/' || g.department_id ELSE '' END) FILTER (WHERE g.role IS NOT NULL), '{}') AS grants"
-                " FROM app_user u LEFT JOIN user_grant g ON g.user_id = u.id GROUP BY u.id ORDER BY u.username"
+            rows = await conn.fetch(
+                f"{_USER_ROW} WHERE ($1::text IS NULL OR u.username ILIKE '%' || $1 || '%'"
+                " OR u.display_name ILIKE '%' || $1 || '%') AND ($2::text IS NULL OR EXISTS (SELECT 1 FROM"
+                " user_grant g WHERE g.user_id = u.id AND g.facility_id = $2)) ORDER BY u.username LIMIT $3",
+                text, facility_id, limit,
             )
+        return [_user(r) for r in rows]
+
+    async def user_row(self, user_id: str) -> UserRow | None:
+        row = await self._fetchrow(f"{_USER_ROW} WHERE u.id = $1", user_id)
+        return _user(row) if row else None
+
+    async def user_row_by_name(self, username: str) -> UserRow | None:
+        row = await self._fetchrow(f"{_USER_ROW} WHERE lower(u.username) = lower($1)", username)
+        return _user(row) if row else None
+
+    async def unlock(self, user_id: str) -> None:
+        await self._execute("UPDATE app_user SET failed_logins = 0, locked_until = NULL WHERE id = $1", user_id)
+
+    async def remove_grant(self, user_id: str, role: str, facility_id: str, department_id: str | None) -> bool:
+        """Revoke a grant; sessions of the user pick the change up on their next request."""
+        result = await self._execute(
+            "DELETE FROM user_grant WHERE user_id = $1 AND role = $2 AND facility_id = $3 AND department_id = $4",
+            user_id, role, facility_id, department_id or "",
+        )
+        return result.endswith(" 1")
 
     async def set_disabled(self, user_id: str, disabled: bool) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -143,6 +190,33 @@ class IdentityStore:
             " scope, facility_id) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)",
             client_id, name, secret_hash, jwks, auth_method, redirect_uris, grant_types, scope, facility_id,
         )
+
+    async def list_clients(self, facility_id: str | None) -> list[ClientRow]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM oauth_client WHERE $1::text IS NULL OR facility_id = $1 ORDER BY client_id",
+                facility_id,
+            )
+        return [_client(r) for r in rows]
+
+    async def client_row(self, client_id: str) -> ClientRow | None:
+        row = await self._fetchrow("SELECT * FROM oauth_client WHERE client_id = $1", client_id)
+        return _client(row) if row else None
+
+    async def set_client_secret(self, client_id: str, secret_hash: str) -> None:
+        """Rotate: the old secret stops working at once, and so do the tokens issued with it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE oauth_client SET secret_hash = $2 WHERE client_id = $1", client_id,
+                               secret_hash)
+            await conn.execute("UPDATE oauth_token SET revoked = true WHERE client_id = $1 AND NOT revoked",
+                               client_id)
+
+    async def set_client_disabled(self, client_id: str, disabled: bool) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE oauth_client SET disabled = $2 WHERE client_id = $1", client_id, disabled)
+            if disabled:
+                await conn.execute("UPDATE oauth_token SET revoked = true WHERE client_id = $1 AND NOT revoked",
+                                   client_id)
 
     async def client(self, client_id: str) -> asyncpg.Record | None:
         return await self._fetchrow("SELECT * FROM oauth_client WHERE client_id = $1 AND NOT disabled", client_id)
