@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from benhan.web.auth import csrf_ok
 from benhan.web.deps import ctx_of
-from benhan.web.routes import adt, board, chart, common, emar, orders, papers, reception, summary
+from benhan.web.routes import adt, board, catalogues, chart, common, emar, orders, papers, reception, summary, typeahead
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -57,6 +57,7 @@ def _guard(routes: list[BaseRoute]) -> list[BaseRoute]:
 def web_routes() -> list[BaseRoute]:
     clinical = [
         *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
-        *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
+        *typeahead.routes(), *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
+        *catalogues.routes(),
     ]
     return [*common.routes(), *_guard(clinical)]
