@@ -12,7 +12,7 @@ import pytest
 from benhan.demo.province import build_province
 from benhan.fhir.model import validate_resource
 from benhan.kernel.clock import VN_TZ
-from benhan.synth.generator import generate, generate_patient
+from benhan.synth.generator import FULL, generate, generate_patient, plan_beds
 from benhan.terminology import icd10
 
 AS_OF = datetime(2025, 6, 1, 10, 0, tzinfo=VN_TZ)
@@ -35,7 +35,9 @@ def test_same_seed_same_data(province: Any) -> None:
     assert a == b
     assert a != c
     # Patient 4 does not depend on how many patients are generated, nor on which worker makes it.
-    assert generate_patient(5, 4, province.world, AS_OF) == next(iter(generate(5, 6, province.world, AS_OF, start=4)))
+    beds = plan_beds(5, 6, province.world, AS_OF)
+    alone = generate_patient(5, 4, province.world, AS_OF, FULL, beds)
+    assert alone == next(iter(generate(5, 6, province.world, AS_OF, start=4)))
     assert orjson.dumps(build_province().resources) == orjson.dumps(province.resources)
 
 
