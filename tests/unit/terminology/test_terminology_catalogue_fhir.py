@@ -25,7 +25,8 @@ def test_every_column_survives_the_round_trip() -> None:
 
 def test_drug_concept_carries_ingredient_as_designation_and_exact_prices() -> None:
     drug = catalogue.DrugItem("T1", "Paracetamol", "Panadol 500mg", "viên", "500mg", "1.01", Decimal("1234.5"),
-                              lieu_toi_da_ngay=Decimal(4000), don_vi_lieu="mg", chong_chi_dinh_gioi="female")  # fmt: skip
+                              lieu_toi_da_ngay=Decimal(4000), don_vi_lieu="mg",
+                              chong_chi_dinh_gioi="female")  # fmt: skip
     cs = catalogue_fhir.to_codesystem("drug", "bv-1", "BV", [drug], "v1")
     [concept] = cs["concept"]
     assert concept["display"] == "Panadol 500mg"
@@ -46,5 +47,5 @@ def test_report_names_row_column_value_in_both_languages() -> None:
     report = catalogue.import_drugs(data.encode(), "thuoc.csv")
     lines = report_lines(CatalogueImport("drug", "bv-1", "thuoc.csv", report, stored=False))
     assert lines[0] == "thuoc.csv: 2 dòng/rows, 1 lỗi/errors"
-    assert lines[1].startswith('  dòng/row 3, TEN_THUOC: Thiếu giá trị bắt buộc / Required value is missing')
+    assert lines[1].startswith("  dòng/row 3, TEN_THUOC: Thiếu giá trị bắt buộc / Required value is missing")
     assert report.items == ()
