@@ -5,6 +5,7 @@ an invalid row stores nothing), the import screen (who may use it, the per-row r
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ async def test_import_screen_permission_and_row_messages(app: Any, db: asyncpg.P
 async def _stay_at(repo: Any, facility: str | None = None) -> str:
     wards = await create_demo_wards(repo, SYSTEM, facility_id=facility)
     pid = await registration.register_patient(
-        repo, SYSTEM, registration.RegistrationForm(full_name="Phạm Văn Bình", birth_date=None, sex="male")
+        repo, SYSTEM, registration.RegistrationForm(full_name="Phạm Văn Bình", birth_date=date(1968, 3, 2), sex="male")
     )
     bed = next(b for b in await bed_map(repo, SYSTEM, wards["medicine"].id) if b.state == "free")
     return await adt.admit(repo, SYSTEM, pid, department_id=wards["medicine"].id, bed_id=bed.id)

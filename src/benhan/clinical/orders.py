@@ -171,7 +171,8 @@ def medication_request(
         d.setdefault("timing", {}).setdefault("repeat", {})["boundsPeriod"] = bounds
         d["route"] = {
             "coding": [{"system": ROUTE_SYSTEM, "code": route_code}],
-            "text": drug.ten_duong_dung if route_code == drug.duong_dung else route_code,
+            # TEN_DUONG_DUNG is optional in a facility's file: fall back to the code (FHIR forbids null)
+            "text": (drug.ten_duong_dung or route_code) if route_code == drug.duong_dung else route_code,
         }
         if rate is not None:
             rates = d.setdefault("doseAndRate", [{}])

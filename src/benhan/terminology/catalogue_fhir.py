@@ -108,7 +108,8 @@ def _concept(kind: Kind, item: DrugItem | ServiceItem | SupplyItem) -> JsonObj:
     code = values[_columns(kind)[0].name.lower()]
     concept: JsonObj = {"code": code, "display": values[_name_column(kind).lower()]}
     if isinstance(item, DrugItem):
-        concept["designation"] = [{"language": "vi", "use": INGREDIENT_USE, "value": item.ten_hoat_chat}]
+        # no language: the designation is another name of the drug, not its Vietnamese display
+        concept["designation"] = [{"use": INGREDIENT_USE, "value": item.ten_hoat_chat}]
     props = [_prop(c, values[c.name.lower()]) for c in _property_columns(kind) if values[c.name.lower()] is not None]
     if props:
         concept["property"] = props

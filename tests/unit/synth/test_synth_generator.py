@@ -97,3 +97,20 @@ def test_histories_are_complete(patients: list[list[dict[str, Any]]]) -> None:
     assert {"H", "N"} <= flags
     names = [g[0]["name"][0] for g in patients]
     assert all(n["text"].startswith(n["family"]) for n in names)  # Vietnamese order: family name first
+
+
+def test_admissions_in_progress_never_share_a_bed() -> None:
+    """Patients are generated independently (in parallel); the bed plan gives each admission in progress its own
+    bed. 300 demo patients fill some wards, so the plan also has to turn admissions away."""
+    from benhan.synth.generator import DEMO
+
+    world = build_province().world
+    beds = plan_beds(2024, 300, world, AS_OF, DEMO)
+    assert beds == plan_beds(2024, 300, world, AS_OF, DEMO)  # deterministic
+    current: list[str] = []
+    for resources in generate(2024, 300, world, AS_OF, DEMO, beds=beds):
+        for r in resources:
+            if r["resourceType"] == "Encounter" and r["status"] == "in-progress" and r.get("location"):
+                current += [loc["location"]["reference"] for loc in r["location"] if loc["status"] == "active"]
+    assert len(current) == len([b for b in beds.values() if b]) > 20
+    assert len(current) == len(set(current))

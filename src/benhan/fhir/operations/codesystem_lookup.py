@@ -70,7 +70,8 @@ def lookup_result(system: CodeSystemIndex, concept: Concept, params: OpParams) -
     )  # fmt: skip
     out: list[JsonObj] = result["parameter"]
     for language, value in concept.designations:
-        out.append(param("designation", [("language", {"valueCode": language}), ("value", value)]))
+        parts = [("language", {"valueCode": language})] if language else []
+        out.append(param("designation", [*parts, ("value", value)]))
     for prop in concept.properties:
         if wanted and prop.get("code") not in wanted:
             continue

@@ -112,7 +112,8 @@ def _entry(c: Concept, language: str | None, designations: bool) -> JsonObj:
     if c.version:
         entry["version"] = c.version
     if designations and c.designations:
-        entry["designation"] = [{"language": lang, "value": value} for lang, value in c.designations]
+        entry["designation"] = [{"language": lang, "value": value} if lang else {"value": value}
+                                for lang, value in c.designations]  # fmt: skip
     return entry
 
 
