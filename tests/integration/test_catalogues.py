@@ -104,8 +104,10 @@ async def test_import_screen_permission_and_row_messages(app: Any, db: asyncpg.P
         ok = await c.post("/catalogues", data={"kind": "drug", "csrf_token": csrf}, files=files)
         assert ok.status_code == 200
         assert 'data-testid="stored-catalogues"' in ok.text
-        source = (await repo.read(SYSTEM, "Binary", f"thuoc-{prov.fac_a}-tep")).json()
-        assert source["contentType"] == "text/csv"
+        source = await c.get("/catalogues/drug/file")  # the file in use, to correct and import again
+        assert source.status_code == 200
+        assert source.content == VALID.encode()
+        assert source.headers["content-disposition"] == f'attachment; filename="thuoc-{prov.fac_a}.csv"'
         empty = await c.post("/catalogues", data={"kind": "drug", "csrf_token": csrf})
         assert empty.status_code == 422
         assert "Chọn tệp .csv hoặc .xlsx." in empty.text

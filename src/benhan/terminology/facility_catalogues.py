@@ -27,7 +27,7 @@ from benhan.terminology.catalogue_fhir import Kind, catalogue_id
 
 __all__ = [
     "IMPORT_ROLES", "CatalogueImport", "facility_catalogue", "find_facility", "import_catalogue",
-    "import_demo_catalogues", "may_import", "stored_catalogues",
+    "import_demo_catalogues", "may_import", "source_file", "stored_catalogues",
 ]  # fmt: skip
 
 JsonObj = dict[str, Any]
@@ -165,3 +165,12 @@ async def stored_catalogues(repo: Repository, ctx: RequestContext, facility_id: 
             out.append(StoredCatalogue(kind, len(body.get("concept") or []), str(body.get("version") or ""),
                                        stored.version, stored.last_updated.isoformat()))  # fmt: skip
     return out
+
+
+async def source_file(repo: Repository, ctx: RequestContext, facility_id: str, kind: Kind) -> tuple[bytes, str, str]:
+    """The file of the list in use (bytes, content type, a file name), to correct and import again."""
+    cid = catalogue_id(kind, facility_id)
+    binary = (await repo.read(ctx, "Binary", f"{cid}-tep")).json()
+    content_type = str(binary.get("contentType") or "application/octet-stream")
+    suffix = next((s for s, t in _CONTENT_TYPES.items() if t == content_type), "")
+    return base64.b64decode(str(binary.get("data") or "")), content_type, f"{cid}{suffix}"

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.terminology.catalogue_fhir import KINDS, Kind
-from benhan.terminology.facility_catalogues import import_catalogue, may_import, stored_catalogues
+from benhan.terminology.facility_catalogues import import_catalogue, may_import, source_file, stored_catalogues
 from benhan.web.deps import ctx_of, repo_of
 from benhan.web.http import route
 from benhan.web.templating import render
@@ -65,5 +65,18 @@ async def upload(request: Request) -> Response:
     return await _page(request, facility, status=200 if outcome.report.ok else 422, kind=kind, outcome=outcome)
 
 
+async def download(request: Request) -> Response:
+    """The file of the list in use, as it was imported: correct it and import it again."""
+    kind = _KINDS.get(request.path_params["kind"])
+    if kind is None:
+        raise BenhanError(ErrorCode.NOT_FOUND, "No such catalogue")
+    data, content_type, name = await source_file(repo_of(request), ctx_of(request), _facility(request), kind)
+    return Response(data, media_type=content_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def routes() -> list[BaseRoute]:
-    return [route("/catalogues", catalogues_page), route("/catalogues", upload, ["POST"])]
+    return [
+        route("/catalogues", catalogues_page),
+        route("/catalogues", upload, ["POST"]),
+        route("/catalogues/{kind}/file", download),
+    ]
