@@ -10,6 +10,7 @@ age rules of QĐ 4469 (checked with :func:`benhan.terminology.icd10.check_diagno
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -113,6 +114,7 @@ def patient(rng: random.Random, world: World, as_of: date) -> tuple[JsonObj, Jso
     return res, coverage, ctx, district
 
 
+@functools.cache  # (scenario, sex, age) repeat across patients; plan_beds and generation both plan every patient
 def _allowed(sc: Scenario, sex: str, age: int) -> bool:
     if not sc.min_age <= age <= sc.max_age or (sc.sex is not None and sc.sex != sex):
         return False
