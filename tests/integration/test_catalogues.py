@@ -20,11 +20,13 @@ from benhan.clinical import adt, orders, registration
 from benhan.clinical.demo_wards import create_demo_wards
 from benhan.clinical.facility import bed_map
 from benhan.clinical.records import ClinicalError
+from benhan.fhir.operations.valueset_expand import expand_url
 from benhan.terminology.catalogue_fhir import codesystem_url, valueset_url
 
 HEADER = "MA_THUOC,TEN_HOAT_CHAT,TEN_THUOC,DON_VI_TINH,HAM_LUONG,DUONG_DUNG,DON_GIA\n"
 VALID = HEADER + "TH.01,Paracetamol,Panadol 500mg,viên,500mg,1.01,1200\n" \
-                 "TH.02,Amoxicilin,Amoxicilin 500mg,viên,500mg,1.01,2500\n"  # fmt: skip
+                 "TH.02,Amoxicilin,Amoxicilin 500mg,viên,500mg,1.01,2500\n" \
+                 "TH.03,Sắt fumarat,Viên sắt Ferrovit,viên,162mg,1.01,1500\n"  # fmt: skip
 INVALID = HEADER + 'TH.01,Paracetamol,Panadol 500mg,viên,500mg,1.01,"12,5"\nTH.03,Ibuprofen,,viên,400mg,uống qua,900\n'
 
 
@@ -55,7 +57,7 @@ async def test_cli_import_stores_versions_and_refuses_invalid_rows(
     first = await run("--facility", "02001", "--kind", "drug", str(good))
     assert first.exit_code == 0, first.output
     cs = (await repo.read(SYSTEM, "CodeSystem", f"thuoc-{prov.fac_a}")).json()
-    assert [c["code"] for c in cs["concept"]] == ["TH.01", "TH.02"]
+    assert [c["code"] for c in cs["concept"]] == ["TH.01", "TH.02", "TH.03"]
     assert cs["meta"]["versionId"] == "1"
     vs = (await repo.read(SYSTEM, "ValueSet", f"thuoc-{prov.fac_a}")).json()
     assert vs["compose"]["include"][0]["system"] == cs["url"]
@@ -160,3 +162,8 @@ async def test_orders_only_accept_the_facility_catalogue(app: Any) -> None:
     req = (await repo.read(SYSTEM, "MedicationRequest", rid)).json()
     assert req["medicationCodeableConcept"]["coding"][0]["system"] == codesystem_url("drug", prov.fac_b)
     assert orders.order_view(req).drug_code == "TH.01"
+    # the type-ahead's expansion of this facility's list: typed without accents, found with them
+    found = await expand_url(repo, SYSTEM, valueset_url("drug", prov.fac_b), "sat fu", designations=True)
+    assert [(c["code"], c["designation"][0]["value"]) for c in found["expansion"]["contains"]] == [
+        ("TH.03", "Sắt fumarat")
+    ]
