@@ -43,6 +43,7 @@ from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel.context import RequestContext
 from benhan.kernel.ids import new_id
 from benhan.settings import Settings
+from benhan.terminology.facility_catalogues import import_demo_catalogues
 
 SYSTEM = RequestContext.system("bench")
 PASSWORD = "bench-password-long-enough-123"  # noqa: S105 - a throwaway user in a throwaway database
@@ -54,6 +55,7 @@ async def seed_ward(repo: PgRepository, beds: int, drugs: int) -> tuple[str, str
     """Facility, department and its (patient, stay) pairs, every bed occupied through the use-cases."""
     facility = (await repo.create(SYSTEM, access_org.organization("facility", "Bệnh viện bench", code="99001")))
     fac = facility.resource.id
+    await import_demo_catalogues(repo, SYSTEM, fac)  # orders are chosen from the facility's catalogue
     rooms = [(f"Phòng {r + 1}", [f"Giường {r * 10 + i + 1}" for i in range(min(10, beds - r * 10))])
              for r in range((beds + 9) // 10)]  # fmt: skip
     dept = (await create_department(repo, SYSTEM, name="Khoa Hồi sức bench", rooms=rooms, part_of=fac)).id

@@ -34,6 +34,7 @@ from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool
+from benhan.terminology.facility_catalogues import import_demo_catalogues
 from benhan.web.templating import environment
 
 SYSTEM = RequestContext.system("bench")
@@ -56,6 +57,7 @@ async def seed(repo: PgRepository, beds: int, drugs: int) -> tuple[str, str]:
     facility = (
         await repo.create(SYSTEM, access_org.organization("facility", "Bệnh viện bench", code="99001"))
     ).resource.id
+    await import_demo_catalogues(repo, SYSTEM, facility)  # orders are chosen from the facility's catalogue
     rooms = [
         (f"Phòng {r + 1}", [f"Giường {r * 10 + i + 1}" for i in range(min(10, beds - r * 10))])
         for r in range((beds + 9) // 10)

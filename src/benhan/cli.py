@@ -165,6 +165,9 @@ def _register_access() -> None:
     from benhan.cli_access import register_access_commands
 
     register_access_commands(app, database)
+    from benhan.cli_catalogue import register_catalogue_commands
+
+    register_catalogue_commands(app)
 
 
 _register_access()

@@ -28,6 +28,7 @@ from tests.integration.access_support import (
 from benhan.access.roles import Grant
 from benhan.clinical import adt, orders, registration
 from benhan.clinical.facility import bed_map, create_department
+from benhan.terminology.facility_catalogues import import_demo_catalogues
 
 NAMES = {"dept": "Lê Văn Cùng Khoa", "fac": "Lê Văn Cùng Viện", "other": "Lê Văn Viện Khác",
          "consent": "Lê Văn Từ Chối", "noconsent": "Lê Văn Đồng Ý"}  # fmt: skip
@@ -65,6 +66,8 @@ async def world(app: Any, db: asyncpg.Pool) -> Any:
     p = await build_province(repo)
     beds = [("Phòng 1", ["Giường 1", "Giường 2", "Giường 3", "Giường 4"])]
     ids = {"province": p.province, "fac_a": p.fac_a, "fac_b": p.fac_b}
+    for fac in (p.fac_a, p.fac_b):  # orders are chosen from the facility's own catalogue
+        await import_demo_catalogues(repo, SYSTEM, fac)
     for key, fac, name in (("a1", p.fac_a, "Khoa Nội A"), ("a2", p.fac_a, "Khoa Ngoại A"), ("b1", p.fac_b, B_WARD)):
         ids[key] = (await create_department(repo, SYSTEM, name=name, rooms=beds, part_of=fac)).id
     for name, grants in USERS.items():

@@ -94,3 +94,22 @@ async def test_full_demo_loads_under_a_minute(db: asyncpg.Pool, database_url: st
     ctx = RequestContext.system("t")
     in_progress = await PgRepository(db).search_json(ctx, "Encounter", [("status", "in-progress")])
     assert len(in_progress) >= 20
+
+
+async def test_no_bed_has_two_current_occupants_and_facilities_have_catalogues(
+    db: asyncpg.Pool, database_url: str
+) -> None:
+    from collections import Counter
+
+    from benhan.clinical.facility import current_location
+    from benhan.terminology.facility_catalogues import facility_catalogue
+
+    summary = await load_demo(database_url, db, patients=150, as_of=AS_OF, workers=1)
+    assert summary.catalogues == {"drug": 11, "service": 11, "supply": 11}
+    repo, ctx = PgRepository(db), RequestContext.system("test")
+    stays = await repo.search_json(ctx, "Encounter", [("status", "in-progress")])
+    beds = Counter(ref for e in stays if (loc := current_location(e)) and (ref := loc["location"]["reference"]))
+    assert len(beds) >= 10
+    assert beds.most_common(1)[0][1] == 1, beds.most_common(3)
+    drugs = await facility_catalogue(repo, ctx, "drug", "cm-bvdk-tinh")
+    assert drugs.lookup("DEMO.0001") is not None

@@ -46,7 +46,7 @@ async def test_orders_page_alert_override_and_services(web: dict[str, Any]) -> N
     page = await c.get(f"/orders/{p['enc']}")
     assert page.status_code == 200
     assert "Y lệnh thuốc" in page.text
-    typeahead = await c.get("/orders/drugs", params={"drug": "amoxi"}, headers=HX)
+    typeahead = await c.get(f"/orders/{p['enc']}/drugs", params={"drug": "amoxi"}, headers=HX)
     assert 'id="drug-list"' in typeahead.text
     assert "DEMO.0003 Amoxicillin 500mg" in typeahead.text
     allergy = await c.post(f"/orders/{p['enc']}/allergies", data={"substance": "Amoxicillin"})

@@ -126,3 +126,6 @@ def audit_record(ctx: RequestContext, info: AuditInfo, now: datetime) -> AuditRe
         user_id=ctx.user_id, client_id=ctx.client_id, facility_id=ctx.facility_id,
         department_id=ctx.department_id, patient_id=info.patient_id, break_glass=info.break_glass, entity=entity,
     )
+
+
+__all__ = ["ACTIONS", "DCM", "OUTCOMES", "SECURITY_EVENTS", "audit_event", "audit_record"]

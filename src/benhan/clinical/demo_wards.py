@@ -1,16 +1,23 @@
-"""A small set of departments with rooms and beds, for the demo and the tests of the web app."""
+"""A small hospital (departments with rooms and beds, and the demo drug / service / supply catalogues imported
+like any facility's file), for the tests of the web app and the end-to-end runs."""
 
 from __future__ import annotations
 
+from benhan.access.org import organization
 from benhan.clinical.facility import Department, create_department
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
+from benhan.terminology.facility_catalogues import import_demo_catalogues
 
 
 async def create_demo_wards(
     repo: Repository, ctx: RequestContext, facility_id: str | None = None
 ) -> dict[str, Department]:
-    """Outpatient clinic (2 rooms), emergency (1 room, 4 beds), ICU (6 beds) and internal medicine (8 beds)."""
+    """Outpatient clinic (2 rooms), emergency (1 room, 4 beds), ICU (6 beds) and internal medicine (8 beds) of
+    ``facility_id`` (a new "Bệnh viện demo" when None), whose catalogues are the packaged demo lists."""
+    if facility_id is None:
+        facility_id = (await repo.create(ctx, organization("facility", "Bệnh viện demo"))).resource.id
+    await import_demo_catalogues(repo, ctx, facility_id)
 
     def beds(n: int, first: int = 1) -> list[str]:
         return [f"Giường {i}" for i in range(first, first + n)]

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from benhan.clinical.catalogues import drugs_at, encounter_facility
 from benhan.clinical.orders import order_view
 from benhan.clinical.records import JsonObj
 from benhan.clinical.summary import day_line
+from benhan.fhir.storage.protocol import Repository
+from benhan.kernel.context import RequestContext
 from benhan.terminology.catalogue import Catalogue, DrugItem
 
 
@@ -52,3 +55,12 @@ def disclosure(requests: Iterable[JsonObj], days: list[date], drugs: Catalogue[D
             if qty:
                 row.per_day[day] = row.per_day.get(day, Decimal(0)) + qty
     return sorted((r for r in rows.values() if r.per_day), key=lambda r: r.name)
+
+
+async def stay_disclosure(
+    repo: Repository, ctx: RequestContext, encounter_id: str, days: list[date]
+) -> list[DisclosureRow]:
+    """The sheet of one stay, priced from the catalogue of the facility treating the patient."""
+    enc = (await repo.read(ctx, "Encounter", encounter_id)).json()
+    requests = await repo.search_json(ctx, "MedicationRequest", [("encounter", f"Encounter/{encounter_id}")])
+    return disclosure(requests, days, await drugs_at(repo, ctx, await encounter_facility(repo, ctx, enc)))

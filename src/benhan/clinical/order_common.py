@@ -21,10 +21,8 @@ from benhan.kernel.clock import VN_TZ
 from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError, ErrorCode
 
-DRUG_SYSTEM = f"{BASE}/CodeSystem/danh-muc-thuoc"  # the facility drug catalogue (MA_THUOC)
 INGREDIENT_SYSTEM = f"{BASE}/CodeSystem/hoat-chat"  # the active ingredient, as the catalogue names it
 ROUTE_SYSTEM = f"{BASE}/CodeSystem/duong-dung"  # XML2 DUONG_DUNG
-SERVICE_SYSTEM = f"{BASE}/CodeSystem/danh-muc-dich-vu"  # the facility service catalogue (MA_DICH_VU)
 PLACER_SYSTEM = f"{BASE}/sid/so-y-lenh"  # placer order number (HL7 v2 ORC-2)
 ACCESSION_SYSTEM = f"{BASE}/sid/accession"  # imaging accession number (DICOM (0008,0050), ≤ 16 characters)
 REQUISITION_SYSTEM = f"{BASE}/sid/phieu-chi-dinh"  # one requisition groups the tests of a panel

@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from benhan.clinical import order_safety
+from benhan.clinical.catalogues import catalogue_code, catalogue_coding, drugs_at, encounter_facility
 from benhan.clinical.frequency import describe_vi, parse_frequency, schedule_from_fhir_dosages, to_fhir_dosages
 from benhan.clinical.frequency_model import FrequencyParseError, Schedule
 from benhan.clinical.order_common import (
-    DRUG_SYSTEM,
     INGREDIENT_SYSTEM,
     ROUTE_SYSTEM,
     local_day,
@@ -40,7 +40,7 @@ from benhan.clinical.records import (
 )
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
-from benhan.terminology.catalogue import Catalogue, DrugItem, demo_drugs
+from benhan.terminology.catalogue import Catalogue, DrugItem
 
 CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
 UCUM = "http://unitsofmeasure.org"
@@ -161,6 +161,7 @@ def medication_request(
     enc: JsonObj,
     ctx: RequestContext,
     now: datetime,
+    facility: str | None,
 ) -> JsonObj:
     start, end = _bounds(order, now)
     route_code = order.route.strip() or drug.duong_dung
@@ -170,7 +171,8 @@ def medication_request(
         d.setdefault("timing", {}).setdefault("repeat", {})["boundsPeriod"] = bounds
         d["route"] = {
             "coding": [{"system": ROUTE_SYSTEM, "code": route_code}],
-            "text": drug.ten_duong_dung if route_code == drug.duong_dung else route_code,
+            # TEN_DUONG_DUNG is optional in a facility's file: fall back to the code (FHIR forbids null)
+            "text": (drug.ten_duong_dung or route_code) if route_code == drug.duong_dung else route_code,
         }
         if rate is not None:
             rates = d.setdefault("doseAndRate", [{}])
@@ -184,7 +186,7 @@ def medication_request(
         "category": [{"coding": [{"system": CATEGORY, "code": "inpatient"}]}],
         "medicationCodeableConcept": {
             "coding": [
-                {"system": DRUG_SYSTEM, "code": drug.ma_thuoc, "display": drug.ten_thuoc},
+                catalogue_coding("drug", facility, drug.ma_thuoc, drug.ten_thuoc),
                 {"system": INGREDIENT_SYSTEM, "code": drug.ten_hoat_chat, "display": drug.ten_hoat_chat},
             ],
             "text": drug.ten_thuoc,
@@ -252,7 +254,6 @@ async def order_medication(
     overrides: Mapping[str, str] | None = None,
     replaces: str | None = None,
     renewal: bool = False,
-    drugs: Catalogue[DrugItem] | None = None,
     now: datetime | None = None,
 ) -> str:
     """Write one medication order (or the new version of ``replaces``); returns the MedicationRequest id.
@@ -260,9 +261,11 @@ async def order_medication(
     Raises :class:`ClinicalError` for bad fields and :class:`OrderAlerts` while a safety alert has no reason.
     """
     now = now or datetime.now(UTC)
-    drug, schedule, rate = parse_order(order, drugs or demo_drugs())
     async with repo.unit_of_work() as uow:
         enc = (await uow.read(ctx, "Encounter", encounter_id)).json()
+        facility = await encounter_facility(uow, ctx, enc)
+        # the drug must be in the catalogue of the facility treating the patient (issue 7)
+        drug, schedule, rate = parse_order(order, await drugs_at(uow, ctx, facility))
         if enc.get("status") != "in-progress":
             raise ClinicalError.one("", "Đợt điều trị đã kết thúc.", "The stay has already ended.")
         pid = ref_id(enc.get("subject"), "Patient") or ""
@@ -282,7 +285,7 @@ async def order_medication(
         missing = order_safety.unacknowledged(alerts, reasons)
         if missing:
             raise OrderAlerts(missing)
-        req = medication_request(order, drug, schedule, rate, enc, ctx, now)
+        req = medication_request(order, drug, schedule, rate, enc, ctx, now, facility)
         if replaces:
             req["priorPrescription"] = {"reference": f"MedicationRequest/{replaces}"}
         req_id = (await uow.create(ctx, req)).resource.id
@@ -347,7 +350,7 @@ def order_view(req: JsonObj, version: int | None = None) -> MedicationOrder:
         id=str(req["id"]),
         version=version or int((req.get("meta") or {}).get("versionId", 1)),
         status=str(req.get("status", "")),
-        drug_code=coding_code(concept, DRUG_SYSTEM) or "",
+        drug_code=catalogue_code(concept, "drug"),
         drug_name=str(concept.get("text", "")),
         ingredient=coding_code(concept, INGREDIENT_SYSTEM) or "",
         route=str((first.get("route") or {}).get("text", "")),
@@ -365,14 +368,13 @@ def order_view(req: JsonObj, version: int | None = None) -> MedicationOrder:
     )
 
 
-def input_of(view: MedicationOrder, drugs: Catalogue[DrugItem] | None = None) -> MedicationOrderInput:
+def input_of(view: MedicationOrder) -> MedicationOrderInput:
     """The form values that would write this order again (for change and renew)."""
-    drug = (drugs or demo_drugs()).lookup(view.drug_code)
     route = next((c.get("code", "") for d in view.dosages for c in (d.get("route") or {}).get("coding") or []), "")
     return MedicationOrderInput(
         drug_code=view.drug_code,
         frequency=view.text,
-        route=route or (drug.duong_dung if drug else ""),
+        route=route,
         instructions=view.instructions,
         rate=view.rate.removesuffix(" ml/h"),
     )

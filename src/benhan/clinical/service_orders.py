@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from benhan.clinical.catalogues import catalogue_code, catalogue_coding, encounter_facility, services_at
 from benhan.clinical.frequency import describe_vi, parse_frequency, to_fhir_timing
 from benhan.clinical.frequency_model import FrequencyParseError
 from benhan.clinical.order_common import (
@@ -19,7 +20,6 @@ from benhan.clinical.order_common import (
     ORDER_KIND_SYSTEM,
     PLACER_SYSTEM,
     REQUISITION_SYSTEM,
-    SERVICE_SYSTEM,
     V2_0203,
     local_day,
     next_number,
@@ -30,7 +30,7 @@ from benhan.clinical.records import BASE, ClinicalError, FieldMessage, JsonObj, 
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
 from benhan.kernel.text import fold
-from benhan.terminology.catalogue import Catalogue, ServiceItem, demo_services
+from benhan.terminology.catalogue import Catalogue, ServiceItem
 
 PRIORITIES = {"routine": ("Thường quy", "Routine"), "urgent": ("Khẩn", "Urgent"), "stat": ("Cấp cứu (STAT)", "STAT")}
 SNOMED = "http://snomed.info/sct"
@@ -104,7 +104,7 @@ def _requested(codes: Sequence[str], panel: str, services: Catalogue[ServiceItem
 
 
 def _service_request(
-    item: ServiceItem, kind: str, priority: str, note: str, enc: JsonObj, ctx: RequestContext
+    item: ServiceItem, kind: str, priority: str, note: str, enc: JsonObj, ctx: RequestContext, facility: str | None
 ) -> JsonObj:
     snomed = _KIND_SNOMED[kind]
     req: JsonObj = {
@@ -121,7 +121,7 @@ def _service_request(
         ],
         "priority": priority,
         "code": {
-            "coding": [{"system": SERVICE_SYSTEM, "code": item.ma_dich_vu, "display": item.ten_dich_vu}],
+            "coding": [catalogue_coding("service", facility, item.ma_dich_vu, item.ten_dich_vu)],
             "text": item.ten_dich_vu,
         },
         "subject": enc["subject"],
@@ -148,13 +148,14 @@ async def order_services(
     panel: str = "",
     priority: str = "routine",
     note: str = "",
-    services: Catalogue[ServiceItem] | None = None,
     now: datetime | None = None,
 ) -> list[str]:
-    """Order lab tests and/or imaging (one requisition); returns the ServiceRequest ids."""
+    """Order lab tests and/or imaging (one requisition) from the service catalogue of the facility treating the
+    patient; returns the ServiceRequest ids."""
     if priority not in PRIORITIES:
         raise ClinicalError.one("priority", "Chọn mức ưu tiên.", "Choose the priority.")
-    items = _requested(codes, panel, services or demo_services())
+    facility = await encounter_facility(repo, ctx, (await repo.read(ctx, "Encounter", encounter_id)).json())
+    items = _requested(codes, panel, await services_at(repo, ctx, facility))
     now = now or datetime.now(UTC)
     day = local_day(now)
     # Numbers are drawn before the order's transaction (order_common): short locks, gaps rather than duplicates.
@@ -170,7 +171,7 @@ async def order_services(
         if enc.get("status") != "in-progress":
             raise ClinicalError.one("", "Đợt điều trị đã kết thúc.", "The stay has already ended.")
         for i, item in enumerate(items):
-            req = _service_request(item, service_kind(item), priority, note, enc, ctx)
+            req = _service_request(item, service_kind(item), priority, note, enc, ctx, facility)
             req["identifier"] = [_ident("PLC", PLACER_SYSTEM, placers[i])]
             if i in accessions:
                 req["identifier"].append(_ident("ACSN", ACCESSION_SYSTEM, accessions[i]))
@@ -197,7 +198,7 @@ def service_view(req: JsonObj) -> ServiceOrder:
         id=str(req["id"]),
         status=str(req.get("status", "")),
         kind=str(kind),
-        code=coding_code(req.get("code"), SERVICE_SYSTEM) or coding_code(req.get("code"), CARE_SYSTEM) or "",
+        code=catalogue_code(req.get("code"), "service") or coding_code(req.get("code"), CARE_SYSTEM) or "",
         name=str((req.get("code") or {}).get("text", "")),
         priority=str(req.get("priority", "routine")),
         placer=idents.get(PLACER_SYSTEM, ""),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from benhan.clinical.catalogues import drugs_at, facility_of
 from benhan.clinical.dose_times import schedule_doses
 from benhan.clinical.facility import current_location
 from benhan.clinical.order_common import day_start
@@ -30,7 +31,7 @@ from benhan.fhir.search import systems
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError, ErrorCode
-from benhan.terminology.catalogue import Catalogue, DrugItem, demo_drugs
+from benhan.terminology.catalogue import Catalogue, DrugItem
 
 SUMMARY_TYPE = f"{BASE}/CodeSystem/loai-phieu"
 TOTAL_URL = f"{BASE}/StructureDefinition/tong-linh-thuoc"
@@ -280,13 +281,17 @@ async def _snapshot(repo: Repository, ctx: RequestContext, department_id: str, d
         raise
 
 
-async def daily_summary(
-    repo: Repository, ctx: RequestContext, department_id: str, day: date, *, drugs: Catalogue[DrugItem] | None = None
-) -> DailySummary:
+async def department_drugs(repo: Repository, ctx: RequestContext, department_id: str) -> Catalogue[DrugItem]:
+    """The drug catalogue of the department's facility (doses per unit, pack sizes and prices come from it)."""
+    return await drugs_at(repo, ctx, await facility_of(repo, ctx, department_id))
+
+
+async def daily_summary(repo: Repository, ctx: RequestContext, department_id: str, day: date) -> DailySummary:
     """The summary as it stands now, with the changes since it was last generated."""
     stays, patients, requests = await _facts(repo, ctx, department_id)
     snapshot = await _snapshot(repo, ctx, department_id, day)
-    return build_summary(department_id, day, stays, patients, requests, drugs or demo_drugs(), snapshot)
+    drugs = await department_drugs(repo, ctx, department_id)
+    return build_summary(department_id, day, stays, patients, requests, drugs, snapshot)
 
 
 def snapshot_json(summary: DailySummary, ctx: RequestContext, now: datetime) -> JsonObj:
@@ -349,12 +354,11 @@ async def generate_summary(
     department_id: str,
     day: date,
     *,
-    drugs: Catalogue[DrugItem] | None = None,
     now: datetime | None = None,
 ) -> DailySummary:
     """Generate (or regenerate: a new version) the day's summary; returns it with no pending change."""
     now = now or datetime.now(UTC)
-    catalogue = drugs or demo_drugs()
+    catalogue = await department_drugs(repo, ctx, department_id)
     async with repo.unit_of_work() as uow:
         stays, patients, requests = await _facts(uow, ctx, department_id)
         current = build_summary(department_id, day, stays, patients, requests, catalogue, None)
@@ -363,4 +367,3 @@ async def generate_summary(
     # Just generated: nothing changed since, so the snapshot's totals are the current ones (no second build).
     totals = [replace(t, generated=t.quantity) for t in current.totals]
     return replace(current, totals=totals, generated_at=body["date"], version=stored.resource.version)
-

@@ -1,4 +1,5 @@
-"""Load the demo province once: code lists, facilities and staff, demo logins, then the patients.
+"""Load the demo province once: code lists, facilities and staff, each facility's catalogues (imported from the
+packaged demo files), demo logins, then the patients.
 
 Idempotent: every resource has a deterministic id and the bulk path skips ids already stored; logins that
 exist are kept. A marker resource (``Basic/benhan-demo``) written last lets later starts skip the work.
@@ -25,6 +26,7 @@ from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError
 from benhan.synth.generator import DEMO, Profile
 from benhan.synth.load import load_patients, load_resources
+from benhan.terminology.facility_catalogues import import_demo_catalogues
 
 MARKER = ("Basic", "benhan-demo")
 DEFAULT_PATIENTS = 300
@@ -40,6 +42,7 @@ class DemoSummary:
     written: Counter[str] = field(default_factory=Counter)
     skipped: int = 0
     terminology: Counter[str] = field(default_factory=Counter)
+    catalogues: Counter[str] = field(default_factory=Counter)  # catalogues stored, per kind
     logins: list[DemoLogin] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -92,6 +95,10 @@ async def load_demo(
     ctx = RequestContext.system("demo")
     summary.terminology = await load_terminology(PgRepository(pool), ctx)
     result = await load_resources(url, province.resources)
+    # each facility's drug / service / supply list goes through the import a facility uses for its own file
+    for fac in province.world.facilities:
+        for outcome in await import_demo_catalogues(PgRepository(pool), ctx, fac.id):
+            summary.catalogues[outcome.kind] += 1 if outcome.stored else 0
     as_of = as_of or clock.now()
     # load_patients blocks (worker processes, or its own event loop): run it off this loop's thread.
     result.add(await asyncio.to_thread(load_patients, url, seed, patients, province.world, as_of, profile=profile,

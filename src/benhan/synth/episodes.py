@@ -14,10 +14,8 @@ from benhan.synth.fhirgen import (
     COND_CATEGORY,
     COND_CLINICAL,
     COND_VERIFICATION,
-    DRUG_SYSTEM,
     ICD9CM,
     ICD10,
-    SERVICE_SYSTEM,
     coding,
     concept,
     instant,
@@ -27,7 +25,7 @@ from benhan.synth.fhirgen import (
 )  # fmt: skip
 from benhan.synth.scenarios import Scenario
 from benhan.synth.world import Department, Facility
-from benhan.terminology import catalogue, icd10
+from benhan.terminology import catalogue, catalogue_fhir, icd10
 
 JsonObj = dict[str, Any]
 _CLASS = {"outpatient": ("AMB", "ambulatory"), "emergency": ("EMER", "emergency"),
@@ -42,6 +40,7 @@ class Episode:
     facility: Facility
     in_progress: bool = False
     until: datetime | None = None  # "now" for an admission in progress
+    bed: str | None = None  # the bed an admission in progress holds (allocated by ``generator.plan_beds``)
 
 
 @dataclass(slots=True)
@@ -92,7 +91,8 @@ def _medications(c: Context, ep: Episode, ids: JsonObj, days: int) -> list[JsonO
         item = _drug(code)
         if item is None:
             continue
-        med = concept(DRUG_SYSTEM, item.ma_thuoc, item.ten_thuoc)
+        # coded in the catalogue of the facility that treats the episode, as the order screens write it
+        med = concept(catalogue_fhir.codesystem_url("drug", ep.facility.id), item.ma_thuoc, item.ten_thuoc)
         text = f"{dose} x {per_day} lần/ngày, {item.ten_duong_dung or item.duong_dung}"
         request: JsonObj = {
             "resourceType": "MedicationRequest", "id": new_id(c.rng), "meta": meta(),
@@ -135,9 +135,10 @@ def _procedure(c: Context, ep: Episode, ids: JsonObj, when: datetime) -> JsonObj
     if ep.scenario.procedure is None:
         return None
     icd9, service, name = ep.scenario.procedure
+    in_catalogue = coding(catalogue_fhir.codesystem_url("service", ep.facility.id), service, name)
     return {
         "resourceType": "Procedure", "id": new_id(c.rng), "meta": meta(), "status": "completed",
-        "code": {"coding": [coding(ICD9CM, icd9), coding(SERVICE_SYSTEM, service, name)], "text": name},
+        "code": {"coding": [coding(ICD9CM, icd9), in_catalogue], "text": name},
         "subject": ref("Patient", c.patient["id"]), "encounter": ref("Encounter", ids["encounter"]),
         "performedDateTime": instant(when), "performer": [{"actor": ref("Practitioner", ids["doctor"])}],
     }  # fmt: skip
@@ -176,7 +177,7 @@ def stay(c: Context, ep: Episode, vitals_per_day: int) -> list[JsonObj]:
     if ep.in_progress and ep.until is not None:
         days = max(1, (ep.until - ep.start).days + 1)
     enc = _encounter(c, ep, dept, end, doctor)
-    bed = c.rng.choice(dept.beds) if dept.beds else None
+    bed = ep.bed or (c.rng.choice(dept.beds) if dept.beds else None)
     if bed:
         period = {"start": instant(ep.start)} | ({"end": instant(end)} if end else {})
         enc["location"] = [{"location": ref("Location", bed), "status": "active" if ep.in_progress else "completed",

@@ -21,8 +21,6 @@ INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpreta
 COND_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 COND_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 COND_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
-DRUG_SYSTEM = "https://benhan.vn/fhir/CodeSystem/thuoc"
-SERVICE_SYSTEM = "https://benhan.vn/fhir/CodeSystem/dich-vu"
 SYNTH_TAG = {"system": "https://benhan.vn/fhir/CodeSystem/nguon-du-lieu", "code": "synthetic",
              "display": "Dữ liệu tổng hợp (không phải người thật)"}  # fmt: skip
 

@@ -10,9 +10,10 @@ age rules of QĐ 4469 (checked with :func:`benhan.terminology.icd10.check_diagno
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -113,6 +114,7 @@ def patient(rng: random.Random, world: World, as_of: date) -> tuple[JsonObj, Jso
     return res, coverage, ctx, district
 
 
+@functools.cache  # (scenario, sex, age) repeat across patients; plan_beds and generation both plan every patient
 def _allowed(sc: Scenario, sex: str, age: int) -> bool:
     if not sc.min_age <= age <= sc.max_age or (sc.sex is not None and sc.sex != sex):
         return False
@@ -163,12 +165,45 @@ def _plan(
     return sorted(plan, key=lambda e: e.start)
 
 
-def generate_patient(seed: int, index: int, world: World, as_of: datetime, profile: Profile = FULL) -> list[JsonObj]:
-    """Every resource of patient ``index`` (Patient first), deterministic for (seed, index, as_of)."""
+def _planned(
+    seed: int, index: int, world: World, as_of: datetime, profile: Profile
+) -> tuple[JsonObj, JsonObj, episodes.Context, list[episodes.Episode]]:
     rng = random.Random(f"benhan-synth:{seed}:{index}")
     pat, coverage, ctx, district = patient(rng, world, as_of.astimezone(VN_TZ).date())
+    return pat, coverage, ctx, _plan(ctx, world, district, as_of, profile)
+
+
+#: patient index → the bed of their admission in progress (None: no free bed, so the patient is not admitted)
+BedPlan = dict[int, "str | None"]
+
+
+def plan_beds(seed: int, count: int, world: World, as_of: datetime, profile: Profile = FULL) -> BedPlan:
+    """One free bed for each admission in progress at ``as_of``, deterministically: patients in index order
+    take the first bed of their department no earlier patient holds. Each patient is generated on its own (in
+    parallel), so without this plan two admissions in progress could share a bed."""
+    taken: set[str] = set()
+    plan: BedPlan = {}
+    for index in range(count):
+        for ep in _planned(seed, index, world, as_of, profile)[3]:
+            if ep.in_progress and ep.scenario.setting == "inpatient":
+                beds = ep.facility.department(ep.scenario.department).beds
+                plan[index] = next((b for b in beds if b not in taken), None)
+                taken.add(plan[index] or "")
+    return plan
+
+
+def generate_patient(
+    seed: int, index: int, world: World, as_of: datetime, profile: Profile = FULL, beds: BedPlan | None = None
+) -> list[JsonObj]:
+    """Every resource of patient ``index`` (Patient first), deterministic for (seed, index, as_of). ``beds``
+    (from :func:`plan_beds`) gives the admission in progress its bed, or drops it when the ward is full."""
+    pat, coverage, ctx, plan = _planned(seed, index, world, as_of, profile)
     out = [pat, coverage]
-    for ep in _plan(ctx, world, district, as_of, profile):
+    for ep in plan:
+        if ep.in_progress and beds is not None:
+            if beds.get(index) is None:
+                continue  # the ward is full: this patient is not admitted today
+            ep = replace(ep, bed=beds[index])
         if ep.scenario.setting == "inpatient":
             out += episodes.stay(ctx, ep, profile.vitals_per_day)
         else:
@@ -177,8 +212,18 @@ def generate_patient(seed: int, index: int, world: World, as_of: datetime, profi
 
 
 def generate(
-    seed: int, count: int, world: World, as_of: datetime, profile: Profile = FULL, start: int = 0, step: int = 1
+    seed: int,
+    count: int,
+    world: World,
+    as_of: datetime,
+    profile: Profile = FULL,
+    start: int = 0,
+    step: int = 1,
+    beds: BedPlan | None = None,
 ) -> Iterator[list[JsonObj]]:
-    """Patients ``start, start+step, …`` below ``count`` (``step`` > 1 splits the work between processes)."""
+    """Patients ``start, start+step, …`` below ``count`` (``step`` > 1 splits the work between processes);
+    ``beds`` is :func:`plan_beds` of the whole run (computed here when not given)."""
+    if beds is None:
+        beds = plan_beds(seed, count, world, as_of, profile)
     for index in range(start, count, step):
-        yield generate_patient(seed, index, world, as_of, profile)
+        yield generate_patient(seed, index, world, as_of, profile, beds)

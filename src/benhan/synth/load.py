@@ -35,7 +35,7 @@ from benhan.fhir.storage.pg.bulk import (
     restore_secondary_indexes,
     write_batch,
 )
-from benhan.synth.generator import FULL, Profile, generate
+from benhan.synth.generator import FULL, BedPlan, Profile, generate, plan_beds
 from benhan.synth.world import World
 
 JsonObj = dict[str, Any]
@@ -55,6 +55,7 @@ class Job:
     world: World
     worker: int
     workers: int
+    beds: BedPlan  # the whole run's bed plan, computed once by the parent (generator.plan_beds)
 
 
 def access_derive() -> Callable[[JsonObj], Derived] | None:
@@ -95,7 +96,8 @@ async def _run_job(job: Job, report: Callable[[int, BulkResult], None]) -> None:
     try:
         pending: list[JsonObj] = []
         patients = 0
-        for resources in generate(job.seed, job.count, job.world, job.as_of, job.profile, job.worker, job.workers):
+        for resources in generate(job.seed, job.count, job.world, job.as_of, job.profile, job.worker, job.workers,
+                                  job.beds):  # fmt: skip
             pending += resources
             patients += 1
             if len(pending) >= BATCH:
@@ -156,7 +158,8 @@ def _load(
             if progress:
                 progress(n, r.written)
 
-        asyncio.run(_run_job(Job(url, seed, count, as_of, profile, world, 0, 1), local))
+        beds = plan_beds(seed, count, world, as_of, profile)
+        asyncio.run(_run_job(Job(url, seed, count, as_of, profile, world, 0, 1, beds), local))
         return result
     return _parallel(url, seed, count, world, as_of, profile, workers, progress)
 
@@ -167,7 +170,8 @@ def _parallel(
 ) -> BulkResult:
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(Job(url, seed, count, as_of, profile, world, w, workers), out))
+    beds = plan_beds(seed, count, world, as_of, profile)
+    procs = [ctx.Process(target=_worker, args=(Job(url, seed, count, as_of, profile, world, w, workers, beds), out))
              for w in range(workers)]  # fmt: skip
     for p in procs:
         p.start()

@@ -30,8 +30,8 @@ from benhan.terminology.catalogue_schema import (
 )
 
 __all__ = [
-    "Catalogue", "DrugItem", "ImportReport", "RowError", "ServiceItem", "SupplyItem", "demo_drugs",
-    "demo_services", "demo_supplies", "import_drugs", "import_services", "import_supplies", "read_rows",
+    "DEMO_FILES", "Catalogue", "DrugItem", "ImportReport", "RowError", "ServiceItem", "SupplyItem", "demo_drugs",
+    "demo_file", "demo_services", "demo_supplies", "import_drugs", "import_services", "import_supplies", "read_rows",
 ]  # fmt: skip
 
 I = TypeVar("I")  # noqa: E741 - the item type
@@ -290,6 +290,16 @@ def supply_catalogue(items: Sequence[SupplyItem]) -> Catalogue[SupplyItem]:
     return Catalogue(items, lambda s: s.ma_vat_tu, lambda s: (s.ten_vat_tu,))
 
 
+#: the packaged DEMO lists (plausible, not official) that the demo facilities import
+DEMO_FILES = {"drug": "demo_drugs.csv", "service": "demo_services.csv", "supply": "demo_supplies.csv"}
+
+
+def demo_file(kind: str) -> tuple[bytes, str]:
+    """The bytes and name of a packaged demo list, imported by the demo facilities like any facility's file."""
+    name = DEMO_FILES[kind]
+    return resources.files("benhan.terminology").joinpath("data").joinpath(name).read_bytes(), name
+
+
 def _demo(spec: _Spec[I], name: str) -> tuple[I, ...]:
     report = _import(spec, resources.files("benhan.terminology").joinpath("data").joinpath(name).read_bytes(), name)
     if not report.ok:
@@ -299,7 +309,8 @@ def _demo(spec: _Spec[I], name: str) -> tuple[I, ...]:
 
 @functools.cache
 def demo_drugs() -> Catalogue[DrugItem]:
-    """DEMO drug catalogue (plausible, not official): for `make demo` and the synthetic-data generator."""
+    """DEMO drug list (plausible, not official) for the synthetic-data generator, which writes orders for the
+    demo facilities; the clinical screens read each facility's stored catalogue instead."""
     return drug_catalogue(_demo(DRUGS, "demo_drugs.csv"))
 
 

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Literal
 
 from benhan.terminology.admin_units import AdminUnits
-from benhan.terminology.catalogue import Catalogue, DrugItem, ServiceItem, SupplyItem
 from benhan.terminology.icd9 import Icd9Cm
 from benhan.terminology.icd10 import Icd10
 from benhan.terminology.loinc import LOINC_SYSTEM, LoincSubset
@@ -31,8 +30,6 @@ ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 ICD9CM_SYSTEM = "http://hl7.org/fhir/sid/icd-9-cm"
 SERVICE_SYSTEM = f"{BASE}/CodeSystem/dvkt-tuong-duong"
 ADMIN_UNITS_SYSTEM = f"{BASE}/CodeSystem/don-vi-hanh-chinh"
-CATALOGUE_SYSTEMS = {"drug": f"{BASE}/CodeSystem/thuoc", "service": f"{BASE}/CodeSystem/dich-vu",
-                     "supply": f"{BASE}/CodeSystem/vat-tu"}  # fmt: skip
 _VALUE_KEY = {"code": "valueCode", "string": "valueString", "boolean": "valueBoolean", "integer": "valueInteger",
               "decimal": "valueDecimal"}  # fmt: skip
 
@@ -162,25 +159,6 @@ def _loinc(subset: LoincSubset) -> Resource:
                       properties=[("group", "code", "Nhóm"), ("unit", "code", "UCUM"),
                                   ("adult-low", "decimal", "Người lớn: giới hạn dưới"),
                                   ("adult-high", "decimal", "Người lớn: giới hạn trên")])  # fmt: skip
-
-
-def catalogue_codesystem(
-    catalogue: Catalogue[DrugItem] | Catalogue[ServiceItem] | Catalogue[SupplyItem], url: str, version: str, title: str
-) -> Resource:
-    """A facility catalogue as a CodeSystem (prices as the ``price`` property, VND)."""
-    concepts: list[Concept] = []
-    for item in catalogue:
-        if isinstance(item, DrugItem):
-            props = [_prop("ingredient", "string", item.ten_hoat_chat), _prop("route", "code", item.duong_dung)]
-            concepts.append(_concept(item.ma_thuoc, item.ten_thuoc, [*props, _prop("price", "decimal", item.don_gia)]))
-        elif isinstance(item, ServiceItem):
-            concepts.append(_concept(item.ma_dich_vu, item.ten_dich_vu, [_prop("price", "decimal", item.don_gia)]))
-        else:
-            concepts.append(_concept(item.ma_vat_tu, item.ten_vat_tu, [_prop("price", "decimal", item.don_gia)]))
-    name = url.rstrip("/").rsplit("/", 1)[-1].upper().replace("-", "_")
-    return codesystem(url=url, version=version, name=name, title=title, concepts=concepts,
-                      properties=[("ingredient", "string", "Hoạt chất"), ("route", "code", "Đường dùng"),
-                                  ("price", "decimal", "Đơn giá (VND)")])  # fmt: skip
 
 
 def to_codesystem(source: Icd10 | Icd9Cm | AdminUnits | LoincSubset) -> Resource:

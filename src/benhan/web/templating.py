@@ -22,6 +22,7 @@ from benhan.admin.audit_reports import may_audit
 from benhan.admin.scope import is_admin
 from benhan.kernel.clock import VN_TZ
 from benhan.kernel.context import RequestContext
+from benhan.terminology.facility_catalogues import may_import
 from benhan.web.assets import WEB_DIR
 from benhan.web.i18n import pick_language, translations
 
@@ -108,6 +109,8 @@ def session_of(request: Request) -> dict[str, object]:
         # menu entries only for the roles that may use them (the pages check again)
         "nav_admin": signed is not None and is_admin(signed),
         "nav_audit": signed is not None and may_audit(signed, request.app.state.auth.cfg),
+        "nav_catalogues": signed is not None and signed.facility_id is not None
+        and may_import(signed, signed.facility_id),
     }
 
 

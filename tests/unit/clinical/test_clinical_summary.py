@@ -52,7 +52,7 @@ def request(
         "meta": {"versionId": str(version)},
         "status": status,
         "medicationCodeableConcept": {
-            "coding": [{"system": "https://benhan.vn/fhir/CodeSystem/danh-muc-thuoc", "code": code}],
+            "coding": [{"system": "https://benhan.vn/fhir/CodeSystem/thuoc-bv-demo", "code": code}],
             "text": drug.ten_thuoc,
         },
         "encounter": {"reference": f"Encounter/{enc}"},

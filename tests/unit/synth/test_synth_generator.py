@@ -12,7 +12,7 @@ import pytest
 from benhan.demo.province import build_province
 from benhan.fhir.model import validate_resource
 from benhan.kernel.clock import VN_TZ
-from benhan.synth.generator import generate, generate_patient
+from benhan.synth.generator import FULL, generate, generate_patient, plan_beds
 from benhan.terminology import icd10
 
 AS_OF = datetime(2025, 6, 1, 10, 0, tzinfo=VN_TZ)
@@ -35,7 +35,9 @@ def test_same_seed_same_data(province: Any) -> None:
     assert a == b
     assert a != c
     # Patient 4 does not depend on how many patients are generated, nor on which worker makes it.
-    assert generate_patient(5, 4, province.world, AS_OF) == next(iter(generate(5, 6, province.world, AS_OF, start=4)))
+    beds = plan_beds(5, 6, province.world, AS_OF)
+    alone = generate_patient(5, 4, province.world, AS_OF, FULL, beds)
+    assert alone == next(iter(generate(5, 6, province.world, AS_OF, start=4)))
     assert orjson.dumps(build_province().resources) == orjson.dumps(province.resources)
 
 
@@ -95,3 +97,20 @@ def test_histories_are_complete(patients: list[list[dict[str, Any]]]) -> None:
     assert {"H", "N"} <= flags
     names = [g[0]["name"][0] for g in patients]
     assert all(n["text"].startswith(n["family"]) for n in names)  # Vietnamese order: family name first
+
+
+def test_admissions_in_progress_never_share_a_bed() -> None:
+    """Patients are generated independently (in parallel); the bed plan gives each admission in progress its own
+    bed. 300 demo patients fill some wards, so the plan also has to turn admissions away."""
+    from benhan.synth.generator import DEMO
+
+    world = build_province().world
+    beds = plan_beds(2024, 300, world, AS_OF, DEMO)
+    assert beds == plan_beds(2024, 300, world, AS_OF, DEMO)  # deterministic
+    current: list[str] = []
+    for resources in generate(2024, 300, world, AS_OF, DEMO, beds=beds):
+        for r in resources:
+            if r["resourceType"] == "Encounter" and r["status"] == "in-progress" and r.get("location"):
+                current += [loc["location"]["reference"] for loc in r["location"] if loc["status"] == "active"]
+    assert len(current) == len([b for b in beds.values() if b]) > 20
+    assert len(current) == len(set(current))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from benhan.terminology import admin_units, catalogue, fhir, icd9, icd10, loinc
+from benhan.terminology import admin_units, catalogue, catalogue_fhir, fhir, icd9, icd10, loinc
 
 
 def _walk(concepts: list[dict[str, object]]) -> Iterator[dict[str, object]]:
@@ -56,8 +56,8 @@ def test_admin_units_hierarchy_and_services_and_catalogue() -> None:
     ca_mau = next(c for c in cs["concept"] if c["code"] == "96")  # type: ignore[attr-defined]
     assert "970" in {d["code"] for d in ca_mau["concept"]}
     _check_codesystem(fhir.services_codesystem(icd9.default()))
-    drugs = fhir.catalogue_codesystem(catalogue.demo_drugs(), fhir.CATALOGUE_SYSTEMS["drug"], "demo", "Thuốc (demo)")
-    assert drugs["url"] == "https://benhan.vn/fhir/CodeSystem/thuoc"
+    drugs = catalogue_fhir.to_codesystem("drug", "bv-1", "Bệnh viện 1", list(catalogue.demo_drugs()), "20260101")
+    assert drugs["url"] == "https://benhan.vn/fhir/CodeSystem/thuoc-bv-1"
     _check_codesystem(drugs)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from benhan.fhir.operations.base import OperationResult, OpParams, OpRequest, param, parameters, read_params
-from benhan.fhir.operations.terminology_index import CodeSystemIndex, Concept, default_index
+from benhan.fhir.operations.terminology_index import CodeSystemIndex, Concept, find_system
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.errors import BenhanError, ErrorCode
 
@@ -41,7 +41,7 @@ DEFINITION: JsonObj = {
 async def handle(req: OpRequest, repo: Repository, id_: str | None) -> OperationResult:
     params = read_params(req)
     system_url, code = coded_input(params, "system")
-    system = default_index().system(system_url)
+    system = await find_system(repo, req.ctx, system_url)
     if system is None:
         raise BenhanError(ErrorCode.NOT_FOUND, f"Code system {system_url} is not known to this server")
     concept = system.lookup(code)
@@ -70,7 +70,8 @@ def lookup_result(system: CodeSystemIndex, concept: Concept, params: OpParams) -
     )  # fmt: skip
     out: list[JsonObj] = result["parameter"]
     for language, value in concept.designations:
-        out.append(param("designation", [("language", {"valueCode": language}), ("value", value)]))
+        parts = [("language", {"valueCode": language})] if language else []
+        out.append(param("designation", [*parts, ("value", value)]))
     for prop in concept.properties:
         if wanted and prop.get("code") not in wanted:
             continue

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from benhan.fhir.storage.protocol import Repository
+from benhan.kernel.context import RequestContext
 from benhan.terminology._index import SearchIndex, code_key
 
 JsonObj = dict[str, Any]
@@ -140,18 +142,13 @@ def _valueset_resource(vs: ValueSetDef, index: TerminologyIndex) -> JsonObj:
 
 
 def _packaged_codesystems() -> list[JsonObj]:
-    from benhan.terminology import admin_units, catalogue, icd9, icd10, loinc
-    from benhan.terminology.fhir import CATALOGUE_SYSTEMS, catalogue_codesystem, services_codesystem, to_codesystem
+    from benhan.terminology import admin_units, icd9, icd10, loinc
+    from benhan.terminology.fhir import services_codesystem, to_codesystem
 
     icd9_db = icd9.default()
     return [
         to_codesystem(icd10.default()), to_codesystem(icd9_db), services_codesystem(icd9_db),
         to_codesystem(loinc.default()), to_codesystem(admin_units.default()),
-        catalogue_codesystem(catalogue.demo_drugs(), CATALOGUE_SYSTEMS["drug"], "demo", "Danh mục thuốc (demo)"),
-        catalogue_codesystem(catalogue.demo_services(), CATALOGUE_SYSTEMS["service"], "demo",
-                             "Danh mục dịch vụ kỹ thuật (demo)"),
-        catalogue_codesystem(catalogue.demo_supplies(), CATALOGUE_SYSTEMS["supply"], "demo",
-                             "Danh mục vật tư y tế (demo)"),
     ]  # fmt: skip
 
 
@@ -165,9 +162,6 @@ def _packaged_valuesets(codesystems: Sequence[JsonObj]) -> list[ValueSetDef]:
         ("dvkt-tuong-duong", "Dịch vụ kỹ thuật tương đương (QĐ 4440)", "DVKT_TUONG_DUONG"),
         ("loinc-benhan", "Xét nghiệm và dấu hiệu sinh tồn (LOINC)", "LOINC_BENHAN_SUBSET"),
         ("don-vi-hanh-chinh", "Đơn vị hành chính", "DON_VI_HANH_CHINH"),
-        ("thuoc", "Thuốc", "THUOC"),
-        ("dich-vu", "Dịch vụ kỹ thuật", "DICH_VU"),
-        ("vat-tu", "Vật tư y tế", "VAT_TU"),
     ]
     found = [ValueSetDef(i, f"{VS_BASE}/{i}", t, ((by_name[n], None),)) for i, t, n in whole if n in by_name]
     vitals = tuple(c.code for c in loinc.default().group("vital-signs"))
@@ -203,6 +197,34 @@ def default_index() -> TerminologyIndex:
     """The packaged terminology, built on first use (about two seconds) and kept for the process."""
     codesystems = [_clean(cs) for cs in _packaged_codesystems()]
     return TerminologyIndex(codesystems, _packaged_valuesets(codesystems))
+
+
+#: stored code systems already indexed, by (url, version id): a catalogue is indexed once per version
+_STORED: dict[tuple[str, str], CodeSystemIndex] = {}
+_STORED_MAX = 256
+
+
+async def find_system(repo: Repository, ctx: RequestContext, url_or_id: str) -> CodeSystemIndex | None:
+    """A packaged code system, else one stored in the repository (a facility catalogue), read with ``ctx``.
+
+    The stored resource is read on every call (so a new import is seen at once and the read is access-checked
+    and audited like any other); its search index is built once per stored version.
+    """
+    packaged = default_index().system(url_or_id)
+    if packaged is not None:
+        return packaged
+    url = url_or_id.split("|", 1)[0]
+    found = await repo.search_json(ctx, "CodeSystem", [("url", url)])
+    if not found:
+        return None
+    resource = found[0]
+    key = (str(resource["url"]), str((resource.get("meta") or {}).get("versionId", "")))
+    system = _STORED.get(key)
+    if system is None:
+        if len(_STORED) >= _STORED_MAX:
+            _STORED.pop(next(iter(_STORED)))
+        system = _STORED[key] = CodeSystemIndex(resource)
+    return system
 
 
 def packaged_resources() -> list[JsonObj]:

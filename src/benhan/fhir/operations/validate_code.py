@@ -20,7 +20,7 @@ from typing import Any
 
 from benhan.fhir.operations.base import OperationResult, OpParams, OpRequest, param, parameters, read_params
 from benhan.fhir.operations.codesystem_lookup import coded_input
-from benhan.fhir.operations.terminology_index import Concept, TerminologyIndex, default_index
+from benhan.fhir.operations.terminology_index import CodeSystemIndex, Concept, default_index, find_system
 from benhan.fhir.operations.valueset_expand import _resolve
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel.errors import BenhanError, ErrorCode
@@ -59,44 +59,50 @@ def _codings(params: OpParams, system_name: str) -> list[tuple[str, str, str | N
     return [(system, code, display)]
 
 
+async def _systems(req: OpRequest, repo: Repository, urls: list[str]) -> dict[str, CodeSystemIndex | None]:
+    """Packaged or stored (a facility catalogue) code systems by the URLs the request names."""
+    return {url: await find_system(repo, req.ctx, url) for url in dict.fromkeys(urls)}
+
+
 async def handle_codesystem(req: OpRequest, repo: Repository, id_: str | None) -> OperationResult:
     params = read_params(req)
-    index = default_index()
     url = id_ or params.text("url") or params.text("system")
-    system = index.system(url) if url else None
+    system = await find_system(repo, req.ctx, url) if url else None
     if system is None:
         raise BenhanError(ErrorCode.NOT_FOUND, f"Code system {url} is not known to this server")
-    checked = [(index.system(s) is system, s, c, d) for s, c, d in _codings(params, "url")]
-    return await _answer(req, repo, index, params, checked)
+    codings = _codings(params, "url")
+    systems = await _systems(req, repo, [s for s, _c, _d in codings])
+    checked = [(systems[s] is system, s, c, d) for s, c, d in codings]
+    return await _answer(req, repo, systems, params, checked)
 
 
 async def handle_valueset(req: OpRequest, repo: Repository, id_: str | None) -> OperationResult:
     params = read_params(req)
-    index = default_index()
-    _header, definition = await _resolve(req, repo, index, params, id_)
+    _header, definition = await _resolve(req.ctx, repo, default_index(), params, id_)
+    codings = _codings(params, "system")
+    systems = await _systems(req, repo, [s for s, _c, _d in codings] + [s for s, _ in definition.includes])
     checked = []
-    for system_url, code, display in _codings(params, "system"):
-        member = any(
-            index.system(s) is index.system(system_url) and (codes is None or _in(index, s, code, codes))
-            for s, codes in definition.includes
+    for system_url, code, display in codings:
+        wanted = systems[system_url]
+        member = wanted is not None and any(
+            systems[s] is wanted and (codes is None or _in(wanted, code, codes)) for s, codes in definition.includes
         )
         checked.append((member, system_url, code, display))
-    return await _answer(req, repo, index, params, checked)
+    return await _answer(req, repo, systems, params, checked)
 
 
-def _in(index: TerminologyIndex, system_url: str, code: str, codes: tuple[str, ...]) -> bool:
-    system = index.system(system_url)
+def _in(system: CodeSystemIndex | None, code: str, codes: tuple[str, ...]) -> bool:
     concept = system.lookup(code) if system else None
     return concept is not None and concept.code in codes
 
 
 async def _answer(
-    req: OpRequest, repo: Repository, index: TerminologyIndex, params: OpParams,
+    req: OpRequest, repo: Repository, systems: dict[str, CodeSystemIndex | None], params: OpParams,
     checked: list[tuple[bool, str, str, str | None]],
 ) -> OperationResult:
     messages: list[str] = []
     for member, system_url, code, display in checked:
-        system = index.system(system_url)
+        system = systems.get(system_url)
         concept = system.lookup(code) if system and member else None
         if concept is None:
             messages.append(f"Mã {code} không thuộc {system_url} hoặc không có trong tập giá trị")

@@ -3,20 +3,30 @@
 Inputs: ``url`` (or the instance id; ``<system>?vs`` expands a whole code system), ``filter``
 (accent-insensitive: "viem phoi" finds "Viêm phổi"; a code prefix works too), ``offset``, ``count``
 (default 50, at most 1000), ``displayLanguage`` ("en" gives the English names of ICD-10), or a
-``valueSet`` resource in a POST Parameters body. Packaged value sets expand from the in-memory index; a
-ValueSet stored in the repository expands its ``compose.include`` (whole systems known in memory, or
-listed concepts). ``compose.include.filter`` and ``exclude`` are not supported (400).
+``valueSet`` resource in a POST Parameters body, ``includeDesignations`` (a drug's active ingredient).
+Packaged value sets expand from the in-memory index; a ValueSet stored in the repository (a facility
+catalogue) expands its ``compose.include``: whole code systems, packaged or stored, or listed concepts.
+``compose.include.filter`` and ``exclude`` are not supported (400).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from benhan.fhir.operations.base import OperationResult, OpParams, OpRequest, read_params
-from benhan.fhir.operations.terminology_index import Concept, TerminologyIndex, ValueSetDef, default_index
+from benhan.fhir.operations.terminology_index import (
+    CodeSystemIndex,
+    Concept,
+    TerminologyIndex,
+    ValueSetDef,
+    default_index,
+    find_system,
+)
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel import clock
+from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.kernel.text import tokens
 
@@ -34,6 +44,7 @@ DEFINITION: JsonObj = {
         {"name": "offset", "use": "in", "min": 0, "max": "1", "type": "integer"},
         {"name": "count", "use": "in", "min": 0, "max": "1", "type": "integer"},
         {"name": "displayLanguage", "use": "in", "min": 0, "max": "1", "type": "code"},
+        {"name": "includeDesignations", "use": "in", "min": 0, "max": "1", "type": "boolean"},
         {"name": "return", "use": "out", "min": 1, "max": "1", "type": "ValueSet"},
     ],
 }  # fmt: skip
@@ -46,25 +57,44 @@ MAX_TOTAL = 100_000
 
 async def handle(req: OpRequest, repo: Repository, id_: str | None) -> OperationResult:
     params = read_params(req)
-    index = default_index()
-    source = await _resolve(req, repo, index, params, id_)
-    return OperationResult(200, expand(index, source, params))
+    source = await _resolve(req.ctx, repo, default_index(), params, id_)
+    return OperationResult(200, await expand(repo, req.ctx, source, params))
 
 
-def expand(index: TerminologyIndex, source: tuple[JsonObj, ValueSetDef], params: OpParams) -> JsonObj:
+async def expand_url(
+    repo: Repository,
+    ctx: RequestContext,
+    url: str,
+    text: str,
+    *,
+    count: int = DEFAULT_COUNT,
+    designations: bool = False,
+) -> JsonObj:
+    """``ValueSet/$expand?url=…&filter=…`` for a caller inside the process (the web type-ahead): the same
+    resolution, access checks and expansion as the HTTP operation."""
+    params = OpParams({"url": [url], "filter": [text], "count": [str(count)],
+                       "includeDesignations": ["true" if designations else "false"]})  # fmt: skip
+    return await expand(repo, ctx, await _resolve(ctx, repo, default_index(), params, None), params)
+
+
+async def expand(
+    repo: Repository, ctx: RequestContext, source: tuple[JsonObj, ValueSetDef], params: OpParams
+) -> JsonObj:
     header, definition = source
     text = params.text("filter") or ""
     offset = params.integer("offset", 0, high=MAX_TOTAL)
     count = params.integer("count", DEFAULT_COUNT, high=MAX_COUNT)
     language = params.text("displayLanguage")
-    found = _concepts(index, definition, text)
+    designations = params.flag("includeDesignations")
+    systems = {url: await find_system(repo, ctx, url) for url, _ in definition.includes}
+    found = _concepts(systems, definition, text)
     page = found[offset : offset + count]
     expansion: JsonObj = {
         "identifier": f"urn:uuid:{uuid.uuid4()}", "timestamp": clock.fhir_instant(clock.now()),
         "total": len(found), "offset": offset,
         "parameter": [p for p in (_p("filter", text), _p("offset", offset), _p("count", count),
                                   _p("displayLanguage", language)) if p],
-        "contains": [_entry(c, language) for c in page],
+        "contains": [_entry(c, language, designations) for c in page],
     }  # fmt: skip
     if not page:
         del expansion["contains"]
@@ -77,18 +107,21 @@ def _p(name: str, value: str | int | None) -> JsonObj | None:
     return {"name": name, "valueInteger" if isinstance(value, int) else "valueString": value}
 
 
-def _entry(c: Concept, language: str | None) -> JsonObj:
+def _entry(c: Concept, language: str | None, designations: bool) -> JsonObj:
     entry: JsonObj = {"system": c.system, "code": c.code, "display": c.display_in(language)}
     if c.version:
         entry["version"] = c.version
+    if designations and c.designations:
+        entry["designation"] = [{"language": lang, "value": value} if lang else {"value": value}
+                                for lang, value in c.designations]  # fmt: skip
     return entry
 
 
-def _concepts(index: TerminologyIndex, definition: ValueSetDef, text: str) -> list[Concept]:
+def _concepts(systems: Mapping[str, CodeSystemIndex | None], definition: ValueSetDef, text: str) -> list[Concept]:
     words = tokens(text)
     found: list[Concept] = []
     for system_url, codes in definition.includes:
-        system = index.system(system_url)
+        system = systems[system_url]
         if codes is None:
             if system is None:
                 raise BenhanError(ErrorCode.UNPROCESSABLE, f"Code system {system_url} is not known to this server")
@@ -109,7 +142,7 @@ def _word_match(c: Concept, words: list[str], text: str) -> bool:
 
 
 async def _resolve(
-    req: OpRequest, repo: Repository, index: TerminologyIndex, params: OpParams, id_: str | None
+    ctx: RequestContext, repo: Repository, index: TerminologyIndex, params: OpParams, id_: str | None
 ) -> tuple[JsonObj, ValueSetDef]:
     """The value set to expand: packaged (by id or url), else a stored ValueSet, else a posted one."""
     posted = params.obj("valueSet")
@@ -122,8 +155,8 @@ async def _resolve(
     if packaged is not None:
         return _header(packaged), packaged
     if id_ is not None:
-        return from_resource((await repo.read(req.ctx, "ValueSet", id_)).json())
-    stored = await repo.search_json(req.ctx, "ValueSet", [("url", key.split("|", 1)[0])])
+        return from_resource((await repo.read(ctx, "ValueSet", id_)).json())
+    stored = await repo.search_json(ctx, "ValueSet", [("url", key.split("|", 1)[0])])
     if not stored:
         raise BenhanError(ErrorCode.NOT_FOUND, f"Value set {key} is not known")
     return from_resource(stored[0])

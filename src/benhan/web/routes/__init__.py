@@ -22,6 +22,7 @@ from benhan.web.routes import (
     adt,
     audit,
     board,
+    catalogues,
     chart,
     common,
     emar,
@@ -29,6 +30,7 @@ from benhan.web.routes import (
     papers,
     reception,
     summary,
+    typeahead,
 )
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -70,7 +72,7 @@ def _guard(routes: list[BaseRoute]) -> list[BaseRoute]:
 def web_routes() -> list[BaseRoute]:
     clinical = [
         *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
-        *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
-        *admin_users.routes(), *admin_org.routes(), *audit.routes(),
+        *typeahead.routes(), *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
+        *admin_users.routes(), *admin_org.routes(), *audit.routes(), *catalogues.routes(),
     ]
     return [*common.routes(), *_guard(clinical)]

@@ -9,11 +9,10 @@ from starlette.routing import BaseRoute
 
 from benhan.clinical import chart, diagnoses, notes, vitals
 from benhan.clinical.records import ClinicalError, NeedsConfirmation, ref_id
-from benhan.terminology import icd10
 from benhan.web.deps import ctx_of, may_read, repo_of
 from benhan.web.forms import checked, errors_of, form_of
 from benhan.web.http import route
-from benhan.web.templating import gettext_for, is_htmx, render
+from benhan.web.templating import is_htmx, render
 
 
 async def _render_chart(
@@ -104,18 +103,10 @@ async def add_note(request: Request) -> Response:
     return await _write(request, "notes", "note")
 
 
-async def icd10_search(request: Request) -> Response:
-    """Type-ahead: accent-insensitive ICD-10 (QĐ 4469) by code or Vietnamese/English words."""
-    q = request.query_params.get("code", "") or request.query_params.get("q", "")
-    found = icd10.search(q, limit=12) if len(q.strip()) >= 2 else []
-    return render(request, "partials/icd10_options.html", {"codes": found, "q": q, "_": gettext_for(request)})
-
-
 def routes() -> list[BaseRoute]:
     return [
         route("/patients/{pid}", chart_page),
         route("/patients/{pid}/diagnoses", add_diagnosis, ["POST"]),
         route("/patients/{pid}/vitals", add_vitals, ["POST"]),
         route("/patients/{pid}/notes", add_note, ["POST"]),
-        route("/icd10", icd10_search),
     ]

@@ -1,5 +1,6 @@
 """The doctor's orders of a stay (y lệnh): medication orders with the safety alerts to acknowledge, change, renew
-and stop; lab and imaging orders; care orders; drug allergies. Type-ahead over the facility catalogues."""
+and stop; lab and imaging orders; care orders; drug allergies. The type-ahead over the facility catalogues is in
+``typeahead.py``."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from benhan.clinical import orders, service_orders
+from benhan.clinical import catalogues, orders, service_orders
 from benhan.clinical.chart import EncounterItem, encounter_item
 from benhan.clinical.order_safety import allergy_text
 from benhan.clinical.records import ClinicalError, ref_id
 from benhan.clinical.registration import PatientSummary
 from benhan.kernel.clock import VN_TZ
-from benhan.terminology.catalogue import demo_drugs, demo_services
 from benhan.web.deps import ctx_of, repo_of
 from benhan.web.forms import checked, errors_of, form_of
 from benhan.web.http import route
@@ -79,7 +79,7 @@ async def _page(request: Request, enc_id: str, *, status: int = 200, **extra: ob
         "priorities": service_orders.PRIORITIES,
         "diets": service_orders.DIETS,
         "care_levels": service_orders.CARE_LEVELS,
-        "routes": sorted({(d.duong_dung, d.ten_duong_dung or d.duong_dung) for d in demo_drugs()}),
+        "routes": await catalogues.route_choices(repo, ctx, enc_id),
         "errors": {},
         "values": {},
         "form": "",
@@ -202,27 +202,8 @@ async def add_allergy(request: Request) -> Response:
     return _done(enc_id, "allergies")
 
 
-async def drug_search(request: Request) -> Response:
-    """Type-ahead: drug name or active ingredient, accent-insensitive (the facility catalogue)."""
-    q = request.query_params.get("drug", "") or request.query_params.get("q", "")
-    found = demo_drugs().search(q, limit=12) if len(q.strip()) >= 2 else []
-    list_id = "drug-list"
-    options = [(f"{d.ma_thuoc} {d.ten_thuoc}", f"{d.ten_hoat_chat} · {d.ham_luong} · {d.don_vi_tinh}") for d in found]
-    return render(request, "partials/catalogue_options.html", {"options": options, "list_id": list_id})
-
-
-async def service_search(request: Request) -> Response:
-    q = request.query_params.get("service", "") or request.query_params.get("q", "")
-    found = [s for s in demo_services().search(q, limit=20) if service_orders.service_kind(s) != "other"]
-    list_id = "service-list"
-    options = [(f"{s.ma_dich_vu} {s.ten_dich_vu}", service_orders.service_kind(s)) for s in found[:12]]
-    return render(request, "partials/catalogue_options.html", {"options": options, "list_id": list_id})
-
-
 def routes() -> list[BaseRoute]:
     return [
-        route("/orders/drugs", drug_search),
-        route("/orders/services", service_search),
         route("/orders/{enc}", orders_page),
         route("/orders/{enc}/medications", add_medication, ["POST"]),
         route("/orders/{enc}/medications/{rid}/edit", edit_medication),

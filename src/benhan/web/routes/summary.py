@@ -12,7 +12,6 @@ from starlette.routing import BaseRoute
 from benhan.clinical import disclosure, facility, summary
 from benhan.clinical.records import parse_vn_date, today_vn
 from benhan.kernel.clock import VN_TZ
-from benhan.terminology.catalogue import demo_drugs
 from benhan.web.deps import ctx_of, repo_of
 from benhan.web.forms import form_of
 from benhan.web.http import route
@@ -62,11 +61,8 @@ def _stay_days(start: datetime | None, end: datetime | None) -> list[date]:
 async def disclosure_page(request: Request) -> Response:
     enc_id = request.path_params["enc"]
     stay = await load_stay(request, enc_id)
-    requests = await repo_of(request).search_json(
-        ctx_of(request), "MedicationRequest", [("encounter", f"Encounter/{enc_id}")]
-    )
     days = _stay_days(stay.stay.start, stay.stay.end)
-    rows = disclosure.disclosure(requests, days, demo_drugs())
+    rows = await disclosure.stay_disclosure(repo_of(request), ctx_of(request), enc_id, days)
     return render(request, "pages/disclosure.html", {"s": stay, "patient": stay.patient, "days": days, "rows": rows})
 
 
