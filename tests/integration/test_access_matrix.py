@@ -189,6 +189,35 @@ async def test_break_the_glass_opens_flags_and_is_listed(world: World, db: async
     assert await audit_rows(db, user_name="tiepdon.a", action="break-glass", outcome="denied")
 
 
+async def test_break_the_glass_review_list_for_the_head_of_department(app: Any, world: World,
+                                                                      db: asyncpg.Pool) -> None:
+    c, csrf = world.sessions["bs.noi"]
+    reason = "Bệnh nhân hôn mê chuyển đến cấp cứu"
+    r = await c.post("/session/break-glass", json={"reason": reason, "patient_id": world.patients["other"]},
+                     headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    assert (await c.get(f"/fhir/Observation/{world.obs['other']}")).status_code == 200
+    p = world.p
+    await add_user(db, app.state.repo, p, "tk.noi", [Grant("head_of_department", p.fac_a, p.dep_a1)])
+    await add_user(db, app.state.repo, p, "tk.ngoai", [Grant("head_of_department", p.fac_a, p.dep_a2)])
+    head, _ = await session_client(app, "tk.noi")
+    other_head, _ = await session_client(app, "tk.ngoai")
+    try:
+        page = await head.get("/break-glass/review")
+        assert page.status_code == 200
+        assert "bs.noi" in page.text
+        assert reason in page.text
+        assert world.patients["other"] in page.text
+        assert "bs.noi" not in (await other_head.get("/break-glass/review")).text  # another department's staff
+    finally:
+        await head.aclose()
+        await other_head.aclose()
+    nurse, _ = world.sessions["dd.noi"]
+    assert (await nurse.get("/break-glass/review")).status_code == 403
+    assert await audit_rows(db, user_name="tk.noi", action="search")  # opening the list is audited
+    assert await audit_rows(db, user_name="dd.noi", outcome="denied")
+
+
 async def test_switching_facility_changes_what_is_visible(app: Any, db: asyncpg.Pool, world: World) -> None:
     repo = app.state.repo
     await add_user(db, repo, world.p, "bs.2noi", [Grant("doctor", world.p.fac_a, world.p.dep_a1),

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from benhan.access.config import PolicyConfig
-from benhan.access.policy import subject_level
+from benhan.access.policy import can_review_break_glass, subject_level
 from benhan.admin.scope import AdminDeps, org_units, refuse
 from benhan.clinical.registration import PatientSummary
 from benhan.fhir.storage.access_types import LEVEL_PROVINCE, AuditInfo
@@ -123,6 +123,33 @@ async def search(deps: AdminDeps, ctx: RequestContext, where: AuditFilter, page:
                      for k, v in _fields(where).items() if v is not None)
     await deps.audit(ctx, AuditInfo("search", type="AuditEvent", query=f"{query}&page={page}".lstrip("&")))
     return AuditPage(await _accesses(deps, ctx, rows[:PAGE_SIZE]), page, len(rows) > PAGE_SIZE)
+
+
+@dataclass(frozen=True, slots=True)
+class GlassAccess:
+    """One break-the-glass access for the head of department to review: the access and the reason given."""
+
+    access: Access
+    reason: str
+
+
+async def break_glass_review(deps: AdminDeps, ctx: RequestContext, page: int = 1) -> tuple[list[GlassAccess], bool]:
+    """Issue 4: every break-the-glass access by staff of the reviewer's department (or facility, for a
+    reviewer without one), newest first, with its reason.  Heads of department by default
+    (``review_break_glass`` in the policy); opening the list is audited."""
+    if not can_review_break_glass(ctx, deps.cfg):
+        await refuse(deps, ctx, "break-the-glass review: not a reviewing role")
+    where = AuditFilter(break_glass=True, facility_id=ctx.facility_id, department_id=ctx.department_id)
+    page = max(1, page)
+    rows = await deps.reports.search(where, (page - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+    query = f"break_glass=true&facility={ctx.facility_id or ''}&department={ctx.department_id or ''}&page={page}"
+    await deps.audit(ctx, AuditInfo("search", type="AuditEvent", query=query))
+    accesses = await _accesses(deps, ctx, rows[:PAGE_SIZE])
+    out = []
+    for access in accesses:
+        purposes = _event(access.row).get("purposeOfEvent") or [{}]
+        out.append(GlassAccess(access, str(purposes[0].get("text", ""))))
+    return out, len(rows) > PAGE_SIZE
 
 
 def _fields(where: AuditFilter) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from benhan.access.policy import can_review_break_glass
 from benhan.access.roles import ROLE_LABELS, Role
 from benhan.admin.audit_reports import may_audit
 from benhan.admin.scope import is_admin
@@ -109,6 +110,7 @@ def session_of(request: Request) -> dict[str, object]:
         # menu entries only for the roles that may use them (the pages check again)
         "nav_admin": signed is not None and is_admin(signed),
         "nav_audit": signed is not None and may_audit(signed, request.app.state.auth.cfg),
+        "nav_glass_review": signed is not None and can_review_break_glass(signed, request.app.state.auth.cfg),
         "nav_catalogues": signed is not None and signed.facility_id is not None
         and may_import(signed, signed.facility_id),
     }

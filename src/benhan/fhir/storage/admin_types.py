@@ -51,6 +51,7 @@ class AuditFilter:
     until: datetime | None = None
     break_glass: bool | None = None
     facility_id: str | None = None
+    department_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

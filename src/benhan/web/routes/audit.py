@@ -82,9 +82,17 @@ async def who_viewed(request: Request) -> Response:
     return render(request, "pages/accesses.html", {"patient": found.patient, "result": found.accesses})
 
 
+async def glass_review(request: Request) -> Response:
+    items, more = await audit_reports.break_glass_review(admin_of(request), ctx_of(request),
+                                                         _page(dict(request.query_params)))
+    return render(request, "pages/break_glass_review.html", {"items": items, "has_more": more,
+                                                              "page": _page(dict(request.query_params))})
+
+
 def routes() -> list[BaseRoute]:
     return [
         route("/audit", audit_page),
+        route("/break-glass/review", glass_review),
         route("/audit/{chain:int}/{seq:int}", audit_event),
         route("/patients/{pid}/accesses", who_viewed),
     ]

@@ -29,6 +29,7 @@ async def search_audit(conn: Conn, where: AuditFilter, offset: int = 0, limit: i
         "user_name = ": where.user_name, "patient_id = ": where.patient_id, "action = ": where.action,
         "outcome = ": where.outcome, "recorded >= ": where.since, "recorded < ": where.until,
         "break_glass = ": where.break_glass, "facility_id = ": where.facility_id,
+        "department_id = ": where.department_id,
     }
     used = [(sql, value) for sql, value in filters.items() if value is not None]
     clause = " AND ".join(f"{sql}${i + 1}" for i, (sql, _v) in enumerate(used)) or "true"
