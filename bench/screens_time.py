@@ -126,54 +126,13 @@ class Timing:
     cpu: dict[str, float]  # cores busy during the runs: this process (app + client), PostgreSQL, everything else
 
 
-def postmaster_pid() -> int | None:
-    """The embedded server's postmaster (bench.pg's private folder), to count PostgreSQL's CPU apart."""
-    pidfile = pg.default_dir() / "pg" / "postmaster.pid"
-    if os.environ.get("BENCH_DATABASE_URL") or not pidfile.exists():
-        return None
-    return int(pidfile.read_text().split()[0])
-
-
-@dataclass(frozen=True)
-class ScreenData:
-    """What ``seed_screens`` made: the department, the patient with the long record, and a doctor's login."""
-
-    department: str
-    patient: str
-    username: str
-    password: str
-
-
-async def seed_screens(url: str, beds: int, drugs: int, encounters: int, observations: int) -> ScreenData:
-    """The screens' data in the bench database (for ``bench.run``'s HTTP workloads): the ward through the
-    use-cases, the long record through the bulk path, the day's summary generated, and a doctor account."""
-    from benhan.access import AccessControl
-    from benhan.kernel.db import create_pool
-
-    pool = await create_pool(url, 1, 4)
-    try:
-        access = AccessControl()
-        repo = PgRepository(pool, access=access)
-        fac, dept, stays = await seed_ward(repo, beds, drugs)
-        pid, enc = stays[0]
-        async with pool.acquire() as conn, conn.transaction():
-            await write_batch(conn, long_record(pid, enc, dept, encounters, observations), derive=access.derive)
-        await summary.generate_summary(repo, SYSTEM, dept, today_vn())
-        username = await add_doctor(repo, fac, dept)
-        async with pool.acquire() as conn:
-            await conn.execute("ANALYZE")
-    finally:
-        await pool.close()
-    return ScreenData(dept, pid, username, PASSWORD)
-
-
 async def timed(client: httpx.AsyncClient, url: str, runs: int) -> Timing:
     """Wall milliseconds per request, and how busy the machine's cores were meanwhile: this process (the app
     and its in-process client), PostgreSQL, and every other process of the shared machine ("other")."""
     first = await client.get(url)  # warm-up: templates, catalogues, plan cache
     assert first.status_code == 200, (url, first.status_code, first.text[:300])
     out = []
-    meter = CpuMeter([os.getpid()], postmaster_pid())
+    meter = CpuMeter([os.getpid()], pg.postmaster_pid())
     before, started = meter.snapshot(), time.perf_counter()
     for _ in range(runs):
         t = time.perf_counter()
