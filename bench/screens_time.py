@@ -126,6 +126,39 @@ class Timing:
     cpu: dict[str, float]  # cores busy during the runs: this process (app + client), PostgreSQL, everything else
 
 
+@dataclass(frozen=True)
+class ScreenData:
+    """What ``seed_screens`` made: the department, the patient with the long record, and a doctor's login."""
+
+    department: str
+    patient: str
+    username: str
+    password: str
+
+
+async def seed_screens(url: str, beds: int, drugs: int, encounters: int, observations: int) -> ScreenData:
+    """The screens' data in the bench database (for ``bench.run``'s HTTP workloads): the ward through the
+    use-cases, the long record through the bulk path, the day's summary generated, and a doctor account."""
+    from benhan.access import AccessControl
+    from benhan.kernel.db import create_pool
+
+    pool = await create_pool(url, 1, 4)
+    try:
+        access = AccessControl()
+        repo = PgRepository(pool, access=access)
+        fac, dept, stays = await seed_ward(repo, beds, drugs)
+        pid, enc = stays[0]
+        async with pool.acquire() as conn, conn.transaction():
+            await write_batch(conn, long_record(pid, enc, dept, encounters, observations), derive=access.derive)
+        await summary.generate_summary(repo, SYSTEM, dept, today_vn())
+        username = await add_doctor(repo, fac, dept)
+        async with pool.acquire() as conn:
+            await conn.execute("ANALYZE")
+    finally:
+        await pool.close()
+    return ScreenData(dept, pid, username, PASSWORD)
+
+
 async def timed(client: httpx.AsyncClient, url: str, runs: int) -> Timing:
     """Wall milliseconds per request, and how busy the machine's cores were meanwhile: this process (the app
     and its in-process client), PostgreSQL, and every other process of the shared machine ("other")."""
