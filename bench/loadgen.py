@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -114,6 +115,27 @@ async def run_level_wrk(spec: dict[str, Any], concurrency: int, meter: CpuMeter)
     }
 
 
+async def sign_in(session: aiohttp.ClientSession, base: str, login: dict[str, str]) -> str:
+    """Sign in through the web login form as a browser does (GET the form for its CSRF double-submit cookie
+    and field, POST the form) and return the ``Cookie`` header for the session.  The cookies are carried by
+    hand: in production mode the server marks them ``Secure`` (sent only over TLS), and the bench speaks
+    plain HTTP on loopback."""
+    async with session.get(f"{base}/login", headers={"Accept": "text/html"}) as resp:
+        page = await resp.text()
+        jar = {k: m.value for k, m in resp.cookies.items()}
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if resp.status != 200 or found is None:
+        raise RuntimeError(f"login form: HTTP {resp.status}")
+    form = {"username": login["username"], "password": login["password"], "csrf_token": found.group(1)}
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    async with session.post(f"{base}/login", data=form, headers={"Cookie": cookie, "Accept": "text/html"},
+                            allow_redirects=False) as resp:
+        jar.update({k: m.value for k, m in resp.cookies.items()})
+        if resp.status != 303:
+            raise RuntimeError(f"login refused: HTTP {resp.status} {(await resp.text())[:300]}")
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
 async def run_level(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> dict[str, Any]:
     if use_wrk(spec):
         return await run_level_wrk(spec, concurrency, meter)
@@ -131,7 +153,14 @@ async def run_level(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> 
     cpu_start: dict[str, float] = {}
     cpu_end: dict[str, float] = {}
 
-    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout,
+                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
+        if spec.get("login"):
+            # Web screens: one clinician session per level, signed in before the clock starts.
+            session.headers.update({"Cookie": await sign_in(session, spec["base"], spec["login"]),
+                                    "Accept": "text/html"})
+            now = time.perf_counter()
+            rec.window_start, rec.window_end = now + warmup, now + warmup + duration
 
         async def user(n: int) -> None:
             rng = random.Random(hash((spec.get("seed", 1), concurrency, n)))

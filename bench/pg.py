@@ -34,6 +34,14 @@ def default_dir() -> Path:
     return DEFAULT_DIR / f"run-{os.getpid()}"
 
 
+def postmaster_pid() -> int | None:
+    """The private embedded server's postmaster (None with ``BENCH_DATABASE_URL``), to count its CPU apart."""
+    pidfile = default_dir() / "pg" / "postmaster.pid"
+    if os.environ.get("BENCH_DATABASE_URL") or not pidfile.exists():
+        return None
+    return int(pidfile.read_text().split()[0])
+
+
 @contextmanager
 def bench_database(data_dir: Path | None = None, keep: bool = False) -> Iterator[str]:
     """Yield the URL of a fresh, migrated database; at exit drop it, stop the embedded server and (unless

@@ -46,11 +46,11 @@ SEARCHES = (
     ("Patient $everything", "fhir/Patient/{patient}/$everything", "everything"),
     ("chain subject:Patient.identifier", "fhir/Observation?subject:Patient.identifier={identifier}", "chain"),
 )
-# Web screens of issues 6-7 (need a clinician session; skipped while the routes answer 404).
+# Web screens of issues 6-7, as a signed-in doctor of the department: (name, URL template, p95 target ms).
 SCREENS = (
-    ("patient chart", "patients/{patient}"),
-    ("department board", "board"),
-    ("nurses' daily summary", "nursing/summary"),
+    ("patient chart", "patients/{patient}", 150.0),
+    ("department board", "board?dept={dept}", 150.0),
+    ("nurses' daily summary", "summary?dept={dept}", 300.0),
 )
 AUDIT_SETTING = "audit_enabled"  # BENHAN_AUDIT_ENABLED: the switch the access package is asked to expose
 
@@ -73,12 +73,14 @@ class Mode:
     raw_levels: tuple[int, ...] | None = None  # default: the same levels as the workloads
     #: patients loaded first by `benhan synth --load` (COPY path; ~500 resources each: issue 3's 5 M scale)
     synth_patients: int = 0
+    # the screens' data: beds, drugs per patient, encounters and vital-sign Observations of the long record
+    screen_data: tuple[int, int, int, int] = (60, 8, 500, 20_000)
 
 
 WORKERS = (1, 2, 3, 4)
 MODES = {
     "smoke": Mode("smoke", (1, 8), (8,), 1.0, 0.3, 3, (("uvicorn", 2),), 0.0, (8,), 1.0, 0.7, thresholds=False,
-                   max_searches=2, raw_levels=(8,)),
+                   max_searches=2, raw_levels=(8,), screen_data=(6, 2, 20, 300)),
     "quick": Mode("quick", (1, 8, 32, 64), (1, 8, 16, 32, 64), 3.0, 1.0, 40,
                   tuple(("uvicorn", w) for w in WORKERS) + tuple(("granian", w) for w in WORKERS), 1.6, (8,), 2.0, 2.0),
     "full": Mode("full", (1, 8, 32, 64), (1, 8, 16, 32, 64), 20.0, 3.0, 200,
@@ -115,11 +117,12 @@ class Bench:
     # -- plumbing ---------------------------------------------------------------------------------
     def load(self, srv: BenhanServer, workload: str, levels: tuple[int, ...], duration: float, *,
              params: dict[str, Any] | None = None, warmup: float | None = None,
-             iterations: int | None = None) -> dict[str, Any]:
-        """Run the separate load process against ``srv`` and return its parsed result."""
+             iterations: int | None = None, login: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run the separate load process against ``srv`` and return its parsed result (``login``: sign in to
+        the web app with these credentials instead of using a Bearer token)."""
         spec = {"base": srv.url, "workload": workload, "levels": list(levels), "duration": duration,
                 "warmup": self.mode.warmup if warmup is None else warmup, "params": params or {},
-                "token": self.token(srv), "server_pids": srv.pids(),
+                "token": None if login else self.token(srv), "login": login, "server_pids": srv.pids(),
                 "postmaster": self.postmaster, "iterations": iterations}
         return _subprocess_json("bench.loadgen", spec)
 
@@ -221,10 +224,26 @@ class Bench:
             self.results["workloads"][f"search: {name}"] = res
 
     def screens(self, srv: BenhanServer) -> None:
-        for name, template in SCREENS:
-            ok, why = self._probe(srv, template)
-            # A screen needs a logged-in clinician; the login step lands with the web issues (6, 7).
-            self.results["skipped"][f"screen: {name}"] = why if not ok else "available, but no clinician login yet"
+        """The chart of a patient with a long record, the board and the nurses' summary of a full ward, each
+        at the suite's concurrency levels, as a doctor signed in through the login form."""
+        from bench.screens_time import seed_screens
+
+        started = time.monotonic()
+        made = asyncio.run(seed_screens(self.url, *self.mode.screen_data))
+        beds, drugs, encounters, observations = self.mode.screen_data
+        self.results["screens_data"] = {"beds": beds, "drugs_per_patient": drugs, "long_record_encounters": encounters,
+                                        "long_record_observations": observations,
+                                        "seed_seconds": round(time.monotonic() - started, 1)}
+        log(f"screens: {beds} beds × {drugs} drugs, a record of {encounters} encounters / {observations} "
+            f"observations ({self.results['screens_data']['seed_seconds']} s)")
+        login = {"username": made.username, "password": made.password}
+        values = {"patient": [made.patient], "dept": [made.department]}
+        for name, template, target in SCREENS:
+            params = {"label": name, "template": template,
+                      "values": {k: v for k, v in values.items() if "{" + k + "}" in template}}
+            res = self.load(srv, "get", self.mode.levels, self.mode.search_duration, params=params, login=login)
+            res["group"], res["target_p95_ms"] = "screen", target
+            self.results["workloads"][f"screen: {name}"] = res
 
     def audit(self, config: ServerConfig) -> None:
         from benhan.settings import Settings

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,8 @@ from datetime import date
 
 from starlette.requests import Request
 
+from bench import pg
+from bench.loadgen import CpuMeter, cpu_delta
 from bench.pg import bench_database
 from benhan.access import AccessControl
 from benhan.access import org as access_org
@@ -32,6 +35,7 @@ from benhan.clinical.order_common import day_start
 from benhan.clinical.records import today_vn
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.repository import PgRepository
+from benhan.kernel import heap
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool
 from benhan.terminology.facility_catalogues import import_demo_catalogues
@@ -93,19 +97,29 @@ def _request() -> Request:
     return Request(scope)
 
 
-async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> list[float]:
+async def timed(fn: Callable[[], Awaitable[object]], runs: int) -> tuple[list[float], dict[str, float]]:
+    """Milliseconds per call, and the cores busy meanwhile: this process, PostgreSQL, every other process."""
     await fn()  # warm-up (catalogue load, template compile, plan cache)
     out = []
+    meter = CpuMeter([os.getpid()], pg.postmaster_pid())
+    before, started = meter.snapshot(), time.perf_counter()
     for _ in range(runs):
         t = time.perf_counter()
         await fn()
         out.append((time.perf_counter() - t) * 1000)
-    return out
+    wall = time.perf_counter() - started
+    used = cpu_delta({k: v for k, v in before.items() if k != "client"},
+                     {k: v for k, v in meter.snapshot().items() if k != "client"})
+    return out, {"app": used["server"] / wall, "postgres": used["postgres"] / wall, "other": used["other"] / wall,
+                 "app_ms": used["server"] * 1000 / runs}
 
 
-def report(name: str, ms: list[float]) -> None:
+def report(name: str, timing: tuple[list[float], dict[str, float]]) -> None:
+    ms, cpu = timing
     q = statistics.quantiles(ms, n=20)
-    print(f"{name:10s} n={len(ms):3d}  p50={statistics.median(ms):7.1f} ms  p95={q[18]:7.1f} ms  max={max(ms):7.1f} ms")
+    print(f"{name:10s} n={len(ms):3d}  p50={statistics.median(ms):7.1f} ms  p95={q[18]:7.1f} ms  max={max(ms):7.1f} ms"
+          f"  | app CPU {cpu['app_ms']:.1f} ms/call; cores busy: app {cpu['app']:.2f}, PostgreSQL "
+          f"{cpu['postgres']:.2f}, other processes {cpu['other']:.2f}")
 
 
 async def main(url: str, beds: int, drugs: int, runs: int) -> None:
@@ -125,6 +139,7 @@ async def main(url: str, beds: int, drugs: int, runs: int) -> None:
     )
     day = today_vn()
     template = environment("vi").get_template("pages/summary.html")
+    heap.freeze()  # as the server does after start-up (kernel/heap.py)
 
     async def generate() -> object:
         return await summary.generate_summary(repo, nurse, dept, day)

@@ -102,7 +102,8 @@ async def repo(db: asyncpg.Pool) -> PgRepository:
 
 
 def make_settings(**overrides: object) -> Settings:
-    values: dict[str, object] = {"mode": "test", "log_level": "WARNING", "data_dir": ROOT / "var"}
+    # freeze_heap off: it compiles every template and loads ICD-10 at start-up (~1 s), once per app here
+    values: dict[str, object] = {"mode": "test", "log_level": "WARNING", "data_dir": ROOT / "var", "freeze_heap": False}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

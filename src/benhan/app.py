@@ -21,15 +21,19 @@ from benhan.fhir.storage.pg.audit_reports import AuditReports
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.protocol import Repository
+from benhan.kernel import heap
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool, ensure_database, start_embedded
 from benhan.kernel.logging import configure_logging
 from benhan.settings import Settings, get_settings
+from benhan.terminology import icd10, loinc
+from benhan.terminology.catalogue import demo_drugs, demo_services
 from benhan.web.auth import AuthMiddleware, auth_routes, fhir_context
 from benhan.web.oauth import oauth_routes
 from benhan.web.oidc import SigningKeys
 from benhan.web.routes import web_routes
 from benhan.web.session import Authenticator
+from benhan.web.templating import compile_all
 
 
 async def healthz(request: Request) -> Response:
@@ -78,9 +82,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.admin = AdminDeps(app.state.repo, app.state.auth.store, AuditReports(app.state.pool),
                                     app.state.auth.audit, access.config)
         app.state.schema_head = migrate.head_revision()
+        if settings.freeze_heap:
+            heap.freeze(warm=(icd10.default, loinc.default, demo_drugs, demo_services, compile_all))
         try:
             yield
         finally:
+            if settings.freeze_heap:
+                heap.unfreeze()
             await audit_log.close()
             await audit_pool.close()
             await app.state.pool.close()

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     #: False only to measure the audit's cost (bench/, issue 8): reads and searches are then not audited
     #: (writes always are).  Refused in production mode.
     audit_enabled: bool = True
+    #: after start-up, load the terminology and templates and freeze the heap (``gc.freeze``) so the garbage
+    #: collector's full sweeps skip them: removes 100-300 ms pauses from the screens' tail (kernel/heap.py)
+    freeze_heap: bool = True
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

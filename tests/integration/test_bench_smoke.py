@@ -32,7 +32,8 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
     [result_file] = (tmp_path / "out").glob("*-smoke.json")
     result = orjson.loads(result_file.read_bytes())
     assert (tmp_path / "out" / result_file.name.replace(".json", ".md")).exists()
-    for name in ("read by id", "create Patient", "CRUD mix", "transaction bundle (100 resources)"):
+    screens = ("screen: patient chart", "screen: department board", "screen: nurses' daily summary")
+    for name in ("read by id", "create Patient", "CRUD mix", "transaction bundle (100 resources)", *screens):
         levels = result["workloads"][name]["levels"]
         assert levels, name
         assert all(level["requests"] > 0 for level in levels), name
@@ -41,6 +42,8 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
     expected = "wrk" if shutil.which("wrk") else "aiohttp"
     assert {level["tool"] for level in result["workloads"]["read by id"]["levels"]} == {expected}
     assert {level["tool"] for level in result["workloads"]["CRUD mix"]["levels"]} == {"aiohttp"}
+    # the web screens ran as a doctor signed in through the login form (a refused login fails the run)
+    assert all(result["workloads"][name]["target_p95_ms"] in (150.0, 300.0) for name in screens)
     raw = result["raw_postgres"]
     assert raw["select"]["levels"][0]["req_per_s"] > 0
     assert raw["bulk_copy"]["rows"] > 0

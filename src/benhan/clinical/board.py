@@ -1,8 +1,9 @@
 """The department board: every patient in the department with bed, age, diagnosis, days since admission,
 latest vital signs and NEWS2 (RCP 2017), "new since you last looked" and the NEWS2 alert.
 
-Four repository calls whatever the number of beds: the stays, their patients, their diagnoses and the last
-24 h of their vital signs (a sign older than that is shown as missing: it is stale for an early-warning score).
+One repository call whatever the number of beds (one SQL statement, ``Repository.search_json_related``): the
+stays, their patients, their diagnoses and the last 24 h of their vital signs (a sign older than that is shown
+as missing: it is stale for an early-warning score).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from benhan.clinical.diagnoses import diagnosis_codes
 from benhan.clinical.facility import current_location
 from benhan.clinical.records import JsonObj, age_label, fhir_time, parse_instant, patient_name, ref_id
 from benhan.clinical.vitals import VitalsSnapshot, encounter_of, latest_snapshot
-from benhan.fhir.storage.protocol import Repository
+from benhan.fhir.storage.protocol import Related, Repository
 from benhan.kernel.clock import VN_TZ
 from benhan.kernel.context import RequestContext
 from benhan.terminology import icd10
@@ -107,22 +108,25 @@ async def department_board(
     now: datetime | None = None,
 ) -> Board:
     now = now or datetime.now(UTC)
-    stays = await repo.search_json(
-        ctx, "Encounter", [("service-provider", f"Organization/{department_id}"), ("status", "in-progress")]
+    since = fhir_time(now - VITALS_WINDOW)
+    stays, found_patients, found_conds, found_obs = await repo.search_json_related(
+        ctx,
+        "Encounter",
+        [("service-provider", f"Organization/{department_id}"), ("status", "in-progress")],
+        (
+            Related("Patient", "subject", reverse=False),
+            Related("Condition", "encounter"),
+            Related("Observation", "encounter", params=(("category", "vital-signs"), ("date", f"ge{since}"))),
+        ),
     )
     if not stays:
         return Board(department_id, [], now)
-    enc_refs = ",".join(f"Encounter/{e['id']}" for e in stays)
-    pids = sorted({ref_id(e.get("subject"), "Patient") or "" for e in stays} - {""})
-    patients = {p["id"]: p for p in await repo.search_json(ctx, "Patient", [("_id", ",".join(pids))])}
+    patients = {p["id"]: p for p in found_patients}
     conds: dict[str, dict[str, JsonObj]] = {}
-    for c in await repo.search_json(ctx, "Condition", [("encounter", enc_refs)]):
+    for c in found_conds:
         conds.setdefault(ref_id(c.get("encounter"), "Encounter") or "", {})[c["id"]] = c
     obs: dict[str, list[JsonObj]] = {}
-    since = fhir_time(now - VITALS_WINDOW)
-    for o in await repo.search_json(
-        ctx, "Observation", [("encounter", enc_refs), ("category", "vital-signs"), ("date", f"ge{since}")]
-    ):
+    for o in found_obs:
         obs.setdefault(encounter_of(o) or "", []).append(o)
     rows = [
         build_row(

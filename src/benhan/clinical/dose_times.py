@@ -127,7 +127,10 @@ def _daily_series(
     times = _local_times(repeat, when_times) or daily_times(int(repeat.get("frequency", 1)), daily_table)
     every = int(repeat.get("period", 1)) if repeat.get("periodUnit") == "d" else 1
     weekdays = set(repeat.get("dayOfWeek", []))
-    first_day = min(start, anchor).astimezone(tz).date() - timedelta(days=1)
+    # From the day before the window (a dose time never precedes its local day), not from the anchor: an
+    # order running for weeks would otherwise generate every past day's times only to drop them.  The
+    # cycle of "every p days" stays aligned on the anchor's day (on_cycle below).
+    first_day = start.astimezone(tz).date() - timedelta(days=1)
     anchor_day = anchor.astimezone(tz).date()
     out: list[datetime] = []
     day = first_day

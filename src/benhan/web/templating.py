@@ -25,7 +25,7 @@ from benhan.kernel.clock import VN_TZ
 from benhan.kernel.context import RequestContext
 from benhan.terminology.facility_catalogues import may_import
 from benhan.web.assets import WEB_DIR
-from benhan.web.i18n import pick_language, translations
+from benhan.web.i18n import LANGUAGES, pick_language, translations
 
 
 def vn_date(value: date | datetime | str | None) -> str:
@@ -84,6 +84,18 @@ def environment(lang: str) -> Environment:
                        role_label=functools.partial(role_label, lang=lang))
     env.globals["lang"] = lang
     return env
+
+
+def compile_all() -> int:
+    """Compile every template in every language now (at start-up, before the heap is frozen: kernel/heap.py)
+    rather than inside the first requests; the number compiled."""
+    done = 0
+    for lang in LANGUAGES:
+        env = environment(lang)
+        for name in env.list_templates(extensions=["html"]):
+            env.get_template(name)
+            done += 1
+    return done
 
 
 def language(request: Request) -> str:

@@ -94,6 +94,21 @@ class AuditQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Related:
+    """Resources to fetch with the matches of a search (``Repository.search_json_related``).
+
+    ``reverse``: resources of ``type`` whose reference parameter ``param`` points at a match (like
+    ``_revinclude=Condition:encounter``); otherwise the targets of the matches' ``param`` (like
+    ``_include=Encounter:subject``, ``type`` the target type).  ``params`` filter them (decoded pairs).
+    """
+
+    type: str
+    param: str
+    reverse: bool = True
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     entries: list[StoredResource]
     #: whether more entries follow this page
@@ -159,6 +174,13 @@ class Repository(Protocol):
 
     async def audit_event(self, ctx: RequestContext, id_: str) -> JsonObj:
         """One audit record as an AuditEvent resource (404 when unknown or not visible)."""
+        ...
+
+    async def search_json_related(
+        self, ctx: RequestContext, type_: str, params: list[tuple[str, str]], related: tuple[Related, ...]
+    ) -> list[list[JsonObj]]:
+        """``search_json`` and the ``related`` resources of its matches in one round trip: ``[matches,
+        related[0]'s, …]``, each list in storage order, every resource filtered by what ``ctx`` may see."""
         ...
 
 

@@ -126,14 +126,15 @@ class Guard:
             raise await self.refuse(ctx, info, decision)
 
     def filter(self, ctx: RequestContext, action: str, types: tuple[str, ...] | None,
-               first_arg: int = 1) -> tuple[str | None, list[Any]]:
+               first_arg: int = 1, *, only: bool = False) -> tuple[str | None, list[Any]]:
         """The SQL predicate limiting a search/history to what ``ctx`` may see (None: no limit).  It covers
         every type, not only ``types``: ``_include``, ``_revinclude`` and chains reach other types, and the same
-        rules must hold there.  Explicitly named types the context may not search are refused by
-        :meth:`check_type` first."""
+        rules must hold there.  ``only``: a statement that reads nothing but ``types`` gets the rules of
+        those types alone (rows of other types fail it).  Explicitly named types the context may not search
+        are refused by :meth:`check_type` first."""
         if self.access is None or ctx.is_system:
             return None, []
-        vis, _refused = self.access.visibility(ctx, action, None)
+        vis, _refused = self.access.visibility(ctx, action, types if only else None)
         return access_sql.visibility_sql(vis, first_arg)
 
     async def visible(self, conn: Conn, ctx: RequestContext, type_: str, rids: list[int]) -> set[int]:

@@ -29,6 +29,7 @@ from benhan.fhir.storage.protocol import (
     HistoryPage,
     HistoryQuery,
     JsonObj,
+    Related,
     StoredResource,
     WriteResult,
 )
@@ -136,20 +137,24 @@ class PgRepository:
             return await audit_events.read(conn, self._guard, ctx, id_)
 
     async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
-        from benhan.fhir.storage.pg.search import find_matches
+        return (await self.search_json_related(ctx, type_, params, ()))[0]
+
+    async def search_json_related(
+        self, ctx: RequestContext, type_: str, params: list[tuple[str, str]], related: tuple[Related, ...]
+    ) -> list[list[JsonObj]]:
+        from benhan.fhir.storage.pg.related import audit_query, fetch_related
 
         query = "&".join(f"{k}={v}" for k, v in params)
-        await self._guard.check_type(ctx, "search", type_)
+        for kind in dict.fromkeys((type_, *(r.type for r in related))):
+            await self._guard.check_type(ctx, "search", kind)
         async with self._ro() as conn:
-            matches = await find_matches(conn, type_, query)
-            visible = await self._guard.visible(conn, ctx, type_, [m[0] for m in matches])
-            found = await conn.fetch(
-                "SELECT type, id, content FROM resource WHERE rid = ANY($1::bigint[]) AND NOT deleted",
-                [m[0] for m in matches if m[0] in visible],
-            ) if visible else []
-        await self._guard.record(ctx, AuditInfo("search", type=type_, query=query,
-                                                returned=tuple(f"{r['type']}/{r['id']}" for r in found)))
-        return [orjson.loads(r["content"]) for r in found]
+            arms = await fetch_related(conn, type_, query, related, lambda types, first: self._guard.filter(
+                ctx, "search", types, first, only=True))
+        for i, found in enumerate(arms):  # one search record per type, as separate searches would leave
+            await self._guard.record(ctx, AuditInfo(
+                "search", type=related[i - 1].type if i else type_, query=audit_query(type_, query, related, i),
+                returned=tuple(f"{r['type']}/{r['id']}" for r in found)))
+        return [[orjson.loads(r["content"]) for r in found] for found in arms]
 
     # -- writes -----------------------------------------------------------------------------------
     async def create(
