@@ -30,9 +30,12 @@ async def facility_of(repo: Repository, ctx: RequestContext, org_id: str | None)
         if not org_id:
             break
         org = (await repo.read(ctx, "Organization", org_id)).json()
-        if org_kind(org) == "facility":
+        kind = org_kind(org)
+        if kind == "facility":
             return org_id
         org_id = ref_id(org.get("partOf"), "Organization")
+        if kind == "department" and org_id:
+            return org_id  # a department is part of its facility (benhan.access.org): no second read
     return ctx.facility_id
 
 
