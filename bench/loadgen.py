@@ -83,14 +83,29 @@ def use_wrk(spec: dict[str, Any]) -> bool:
             and wrk.available())
 
 
+async def _wrk_session(spec: dict[str, Any], first: str) -> str | None:
+    """For the screens: sign in once through the login form and check the session really opens the page
+    (wrk counts a redirect to /login as a success, so it must not get one)."""
+    if not spec.get("login"):
+        return None
+    async with aiohttp.ClientSession() as session:
+        cookie = await sign_in(session, spec["base"], spec["login"])
+        async with session.get(f"{spec['base']}/{first}", headers={"Cookie": cookie, "Accept": "text/html"},
+                               allow_redirects=False) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"signed-in probe of /{first}: HTTP {resp.status}")
+    return cookie
+
+
 async def run_level_wrk(spec: dict[str, Any], concurrency: int, meter: CpuMeter) -> dict[str, Any]:
     items, method, path = wrk.prepare(spec)
     try:
+        cookie = await _wrk_session(spec, items.read_text().split("\n", 1)[0])
         warmup = float(spec.get("warmup", 1.0))
         if warmup > 0:
-            wrk.run(spec, concurrency, warmup, items, method, path)
+            wrk.run(spec, concurrency, warmup, items, method, path, cookie)
         start = meter.snapshot()
-        res = wrk.run(spec, concurrency, float(spec["duration"]), items, method, path)
+        res = wrk.run(spec, concurrency, float(spec["duration"]), items, method, path, cookie)
         cpu = cpu_delta(start, meter.snapshot())
         first = items.read_text().split("\n", 1)[0]
     finally:

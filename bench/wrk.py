@@ -32,7 +32,7 @@ LUA = r"""
 local lines = {}
 for line in io.lines("%(items)s") do lines[#lines + 1] = line end
 local method, path = "%(method)s", "%(path)s"
-local headers = {["Accept"] = "application/fhir+json"%(auth)s}
+local headers = {["Accept"] = "%(accept)s"%(auth)s}
 if method == "POST" then headers["Content-Type"] = "application/fhir+json" end
 math.randomseed(%(seed)d)
 request = function()
@@ -65,11 +65,16 @@ def _items(spec: dict[str, Any], rng: random.Random, count: int = 20000) -> tupl
 
 
 def run(
-    spec: dict[str, Any], concurrency: int, seconds: float, items_file: Path, method: str, path: str
+    spec: dict[str, Any], concurrency: int, seconds: float, items_file: Path, method: str, path: str,
+    cookie: str | None = None,
 ) -> dict[str, Any]:
+    """``cookie``: a signed-in web session (the screens), sent instead of a Bearer token."""
     auth = f', ["Authorization"] = "Bearer {spec["token"]}"' if spec.get("token") else ""
+    if cookie:
+        auth += f', ["Cookie"] = "{cookie}"'
+    accept = "text/html" if cookie else "application/fhir+json"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA % {"items": items_file, "method": method, "path": path, "auth": auth,
+        script.write(LUA % {"items": items_file, "method": method, "path": path, "auth": auth, "accept": accept,
                             "seed": 1 + concurrency})
     try:
         cmd = ["wrk", "-t", "1", "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--timeout", "120s",
