@@ -8,9 +8,11 @@ import re
 from datetime import date
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from tests.integration import test_web_pages as pages
+from tests.integration.access_support import audit_rows
 from tests.integration.test_web_pages import BUDGETS, CTX, _count
 
 from benhan.clinical import adt, orders, registration, service_orders, summary
@@ -165,7 +167,7 @@ async def test_emar_scan_give_and_wrong_patient(web: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("confirm", [False, True])
-async def test_discharge_paper_page(web: dict[str, Any], confirm: bool) -> None:
+async def test_discharge_paper_page(web: dict[str, Any], confirm: bool, db: asyncpg.Pool) -> None:
     c: httpx.AsyncClient = web["client"]
     [p] = await _patients(web, 1)
     await service_orders.order_care(web["repo"], CTX, p["enc"], diet="chao")
@@ -195,4 +197,7 @@ async def test_discharge_paper_page(web: dict[str, Any], confirm: bool) -> None:
         summary_page = await c.get(f"/papers/summary/{p['enc']}")
         assert summary_page.status_code == 200
         assert "Tóm tắt bệnh án" in summary_page.text
+        # issue 4: printing is audited (the discharge paper and the transfer summary of this stay)
+        printed_rows = await audit_rows(db, action="print", patient_id=p["pid"])
+        assert [r["entity"] for r in printed_rows] == [[f"Encounter/{p['enc']}"]] * 2
         assert (await summary.daily_summary(web["repo"], CTX, web["wards"]["icu"].id, today_vn())).patients == []

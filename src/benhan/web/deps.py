@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from benhan.access.policy import decide
 from benhan.admin.scope import AdminDeps
-from benhan.fhir.storage.access_types import Target
+from benhan.fhir.storage.access_types import AuditInfo, Target
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
@@ -49,3 +49,9 @@ def admin_of(request: Request) -> AdminDeps:
     """The administration and audit-report use-cases' dependencies (``benhan.admin``)."""
     deps: AdminDeps = request.app.state.admin
     return deps
+
+
+async def audit_print(request: Request, type_: str, id_: str, patient_id: str | None) -> None:
+    """Issue 4 audits "print": a printable paper (giấy ra viện, tóm tắt bệnh án, vòng tay, phiếu công khai
+    thuốc) is recorded as printed when it is served, besides the reads that filled it."""
+    await request.app.state.auth.audit(ctx_of(request), AuditInfo("print", type=type_, id=id_, patient_id=patient_id))

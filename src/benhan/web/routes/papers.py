@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from benhan.clinical import adt, discharge_papers, wristband
 from benhan.clinical.records import ClinicalError, FieldMessage, parse_vn_date
 from benhan.clinical.registration import PatientSummary
-from benhan.web.deps import ctx_of, repo_of
+from benhan.web.deps import audit_print, ctx_of, repo_of
 from benhan.web.forms import checked, errors_of, form_of
 from benhan.web.http import route
 from benhan.web.routes.orders import load_stay
@@ -76,11 +76,13 @@ async def paper_print(request: Request) -> Response:
     paper = await discharge_papers.discharge_paper(repo_of(request), ctx_of(request), enc_id)
     if paper is None:
         return RedirectResponse(f"/papers/discharge/{enc_id}", status_code=303)
+    await audit_print(request, "Encounter", enc_id, paper.patient.id)
     return render(request, "pages/discharge_print.html", {"paper": paper, "sections": discharge_papers.SECTIONS})
 
 
 async def transfer_summary(request: Request) -> Response:
     data = await discharge_papers.transfer_summary(repo_of(request), ctx_of(request), request.path_params["enc"])
+    await audit_print(request, "Encounter", request.path_params["enc"], data.patient.id)
     return render(request, "pages/transfer_summary.html", {"data": data, "patient": data.patient})
 
 
@@ -89,6 +91,7 @@ async def wristband_page(request: Request) -> Response:
         (await repo_of(request).read(ctx_of(request), "Patient", request.path_params["pid"])).json()
     )
     code = patient.ma_bn or patient.id
+    await audit_print(request, "Patient", patient.id, patient.id)
     context = {
         "patient": patient,
         "code": code,

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from benhan.clinical import disclosure, facility, summary
 from benhan.clinical.records import parse_vn_date, today_vn
 from benhan.kernel.clock import VN_TZ
-from benhan.web.deps import ctx_of, repo_of
+from benhan.web.deps import audit_print, ctx_of, repo_of
 from benhan.web.forms import form_of
 from benhan.web.http import route
 from benhan.web.routes.orders import load_stay
@@ -63,6 +63,7 @@ async def disclosure_page(request: Request) -> Response:
     stay = await load_stay(request, enc_id)
     days = _stay_days(stay.stay.start, stay.stay.end)
     rows = await disclosure.stay_disclosure(repo_of(request), ctx_of(request), enc_id, days)
+    await audit_print(request, "Encounter", enc_id, stay.patient.id)
     return render(request, "pages/disclosure.html", {"s": stay, "patient": stay.patient, "days": days, "rows": rows})
 
 
