@@ -251,14 +251,21 @@ class Bench:
         if AUDIT_SETTING not in Settings.model_fields:
             self.results["skipped"]["audit on/off"] = f"not available (no BENHAN_{AUDIT_SETTING.upper()} setting)"
             return
-        figures = {}
+        figures, searches = {}, {}
+        name, template, _group = SEARCHES[1]  # Encounter of a patient: a search audits its query and results
+        values = {k: [quote(x, safe="") for x in v] for k, v in self._values().items()}
+        params = {"label": name, "template": template,
+                  "values": {k: v for k, v in values.items() if "{" + k + "}" in template}}
         for flag in ("false", "true"):
             # Both runs in test mode: production refuses audit off, and the two must differ only in audit.
             cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"})
             with self.server(cfg) as srv:
                 figures[flag] = self.load(srv, "get", (32,), self.mode.duration, params=self.read_params())
+                searches[flag] = self.load(srv, "get", (8,), self.mode.duration, params=params)
         self.results["workloads"]["read by id, audit off"] = figures["false"]
         self.results["workloads"]["read by id, audit on"] = figures["true"]
+        self.results["workloads"]["search, audit off"] = searches["false"]
+        self.results["workloads"]["search, audit on"] = searches["true"]
 
     def raw_limit(self) -> None:
         log("raw PostgreSQL limit (asyncpg, same concurrency)")
