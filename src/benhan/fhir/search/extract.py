@@ -321,14 +321,34 @@ def _plan(resource_type: str) -> _Plan:
     return plan
 
 
+@cache
+def _plan_by_key(resource_type: str) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Positions in ``_plan`` per top-level JSON key that a parameter's walk starts from, and the
+    positions whose keys are unknown (always run)."""
+    by_key: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, (_h, _p, _w, keys) in enumerate(_plan(resource_type)):
+        if keys is None:
+            always.append(i)
+        for key in keys or ():
+            by_key.setdefault(key, []).append(i)
+    return {k: tuple(v) for k, v in by_key.items()}, tuple(always)
+
+
 def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     """Every index value of ``resource`` (``_id`` and ``_lastUpdated`` live on the resource row)."""
     rows = IndexRows()
-    for handler, p, walk, keys in _plan(resource_type):
-        # Most parameters of a type select nothing from a given resource: skip their walk when none of
-        # the top-level elements they start from is present (the bulk of extraction time otherwise).
-        if keys is not None and keys.isdisjoint(resource):
-            continue
+    plan = _plan(resource_type)
+    by_key, always = _plan_by_key(resource_type)
+    # Most parameters of a type select nothing from a given resource: run only those whose walk starts
+    # from a top-level element the resource has (the bulk of extraction time otherwise).
+    chosen = set(always)
+    for key in resource:
+        found = by_key.get(key)
+        if found:
+            chosen.update(found)
+    for i in sorted(chosen):
+        handler, p, walk, _keys = plan[i]
         if walk is None:
             handler(rows, resource_type, p, resource)
             continue

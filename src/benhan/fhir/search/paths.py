@@ -268,7 +268,10 @@ def root_keys(expression: str, resource_type: str) -> frozenset[str] | None:
             return None
         if len(parts) < 2 or not _NAME.match(parts[1]):
             return None
-        keys.update(el.key for el in node.by_name.get(parts[1], ()))
+        # `value.ofType(Quantity)` (also written `value as Quantity`) needs `valueQuantity` only.
+        m = _OFTYPE.match(parts[2]) if len(parts) > 2 else None
+        keys.update(el.key for el in node.by_name.get(parts[1], ())
+                    if m is None or el.type_code.lower() == m.group(1).lower())
     return frozenset(keys)
 
 

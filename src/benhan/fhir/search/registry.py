@@ -87,6 +87,11 @@ class SearchParam:
     #: (``Observation.patient`` reads ``Observation.subject`` rows whose target is a Patient).
     target_filter: str | None = None
 
+    def __hash__(self) -> int:
+        # Hashed on every memoised call of index extraction (composites, pseudo-parameter ids); the generated
+        # field-by-field hash cost more than the work it saved. Equal parameters have equal stable ids.
+        return self.pid
+
     @property
     def indexed(self) -> bool:
         """True when extraction writes rows for this parameter (it is not an alias of others)."""

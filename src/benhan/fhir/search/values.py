@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -36,11 +37,15 @@ _DATE = re.compile(
 )
 
 
+_SECOND: Final = timedelta(seconds=1)
+
+
 def _add_months(d: datetime, months: int) -> datetime:
     y, m = divmod(d.month - 1 + months, 12)
     return d.replace(year=d.year + y, month=m + 1)
 
 
+@lru_cache(maxsize=64)
 def _tz(text: str | None) -> timezone:
     if not text:
         return LOCAL_TZ
@@ -56,7 +61,17 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
     ``2025`` → the whole year, ``2025-03`` → March, ``2025-03-04T10:00+07:00`` → that minute, a value
     with seconds → that second (or that millisecond when fractions are given). None when malformed.
     """
-    m = _DATE.match(text.strip())
+    text = text.strip()
+    if len(text) in (20, 25) and text[10] == "T" and text[19] in "Z+-":
+        # Fast path for the commonest form, seconds with a zone ("2025-03-04T10:00:00+07:00" or "…Z"):
+        # the regex and the field-by-field construction cost ~4x more (index extraction, bulk loads).
+        try:
+            low = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if _DATE.match(text):
+            return low, low + _SECOND
+    m = _DATE.match(text)
     if not m:
         return None
     year, month, day, hh, mi, ss, frac, tz = m.groups()
