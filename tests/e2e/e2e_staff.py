@@ -52,12 +52,16 @@ async def hospital_with_staff(db: asyncpg.Pool) -> Hospital:
     return Hospital(fac, wards)
 
 
-async def sign_in(page: Page, base: str, username: str, target: str) -> None:
-    """Open ``target``; an anonymous visitor lands on the login page, signs in and comes back to it."""
+async def sign_in(page: Page, base: str, username: str, target: str, *, totp: str | None = None,
+                  password: str = PASSWORD) -> None:
+    """Open ``target``; an anonymous visitor lands on the login page, signs in (with the one-time code from
+    the authenticator app when ``totp`` is given) and comes back to it."""
     await page.goto(f"{base}{target}")
     await expect(page.get_by_role("heading", name="Đăng nhập")).to_be_visible()
     await page.get_by_label("Tên đăng nhập").fill(username)
-    await page.get_by_label("Mật khẩu", exact=True).fill(PASSWORD)
+    await page.get_by_label("Mật khẩu", exact=True).fill(password)
+    if totp:
+        await page.get_by_label("Mã xác thực (nếu đã đăng ký)").fill(totp)
     await page.get_by_role("button", name="Đăng nhập").click()
     await expect(page.get_by_test_id("signed-in")).to_contain_text(username)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pyotp
 
 from benhan.access import identity as ident
 from benhan.access import org
@@ -96,12 +97,19 @@ async def login(client: httpx.AsyncClient, username: str, *, facility_id: str | 
     return await client.post("/login", json=body)
 
 
-async def session_client(app: object, username: str, **kw: Any) -> tuple[httpx.AsyncClient, str]:
-    """An httpx client signed in as ``username`` (cookie) and its CSRF token; close it after use."""
-    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")  # type: ignore[arg-type]
-    r = await login(c, username, **kw)
+async def sign_in(client: httpx.AsyncClient, username: str, *, totp_secret: str | None = None, **kw: Any) -> str:
+    """Sign ``client`` in as ``username`` (session cookie) and return the session's CSRF token; with
+    ``totp_secret`` the current one-time code is sent too (administrators enrol TOTP)."""
+    totp = pyotp.TOTP(totp_secret).now() if totp_secret else None
+    r = await login(client, username, totp=totp, **kw)
     assert r.status_code == 200, r.text
-    return c, str(r.json()["csrf_token"])
+    return str(r.json()["csrf_token"])
+
+
+async def session_client(app: object, username: str, **kw: Any) -> tuple[httpx.AsyncClient, str]:
+    """A new httpx client signed in as ``username`` (see ``sign_in``) and its CSRF token; close it after use."""
+    c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")  # type: ignore[arg-type]
+    return c, await sign_in(c, username, **kw)
 
 
 async def audit_rows(pool: asyncpg.Pool, **where: Any) -> list[asyncpg.Record]:

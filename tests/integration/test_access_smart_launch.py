@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -22,9 +23,9 @@ from tests.integration.access_support import (
     audit_rows,
     build_province,
     encounter,
-    login,
     observation,
     patient,
+    sign_in,
 )
 
 from benhan.access import identity as ident
@@ -98,6 +99,10 @@ async def _exchange(c: httpx.AsyncClient, cid: str, code: str, verifier: str) ->
     return body
 
 
+async def _audit_details(db: asyncpg.Pool, action: str, user_id: str) -> list[str]:
+    return [orjson.loads(r["content"])["outcomeDesc"] for r in await audit_rows(db, action=action, user_id=user_id)]
+
+
 def _ids(bundle: dict[str, Any]) -> set[str]:
     return {e["resource"]["id"] for e in bundle.get("entry", []) if e.get("search", {}).get("mode") != "include"}
 
@@ -108,7 +113,7 @@ async def test_standalone_launch_with_patient_picker(app: Any, anon_client: http
     cid = await _app(db, scope + " offline_access")
     verifier, challenge = _pkce()
     params = _params(cid, scope, challenge, nonce="n-0S6_WzA2Mj")
-    csrf = (await login(anon_client, "bs.an")).json()["csrf_token"]
+    csrf = await sign_in(anon_client, "bs.an")
     picker = await anon_client.get("/oauth2/authorize", params=params)
     assert picker.status_code == 200
     assert "Chọn bệnh nhân" in picker.text
@@ -165,7 +170,7 @@ async def test_ehr_launch_is_single_use_and_short_lived(anon_client: httpx.Async
                                                         world: World) -> None:
     scope = "launch patient/*.rs openid fhirUser"
     cid = await _app(db, scope)
-    csrf = (await login(anon_client, "bs.an")).json()["csrf_token"]
+    csrf = await sign_in(anon_client, "bs.an")
     no_csrf = await anon_client.post("/oauth2/launch", json={"patient_id": world.p1})
     assert no_csrf.status_code == 403
     odd = await anon_client.post("/oauth2/launch", content=b"[1]",
@@ -204,7 +209,7 @@ async def test_consent_deny_returns_access_denied(anon_client: httpx.AsyncClient
     cid = await _app(db, "user/*.rs openid")
     _verifier, challenge = _pkce()
     params = _params(cid, "user/Patient.rs openid", challenge)
-    csrf = (await login(anon_client, "bs.an")).json()["csrf_token"]
+    csrf = await sign_in(anon_client, "bs.an")
     page = await anon_client.get("/oauth2/authorize", params=params)
     assert page.status_code == 200
     assert "Xem, tìm kiếm Patient mà bạn được phép truy cập" in page.text
@@ -217,3 +222,64 @@ async def test_consent_deny_returns_access_denied(anon_client: httpx.AsyncClient
     anon_client.cookies.set("lang", "en")
     english = await anon_client.get("/oauth2/authorize", params=params)
     assert "Read, search Patient that you may access" in english.text
+
+
+async def test_remembered_approval_skips_consent_until_broader_revoked_or_expired(
+    app: Any, anon_client: httpx.AsyncClient, db: asyncpg.Pool, world: World
+) -> None:
+    cid = await _app(db, "user/*.rs openid fhirUser")
+    verifier, challenge = _pkce()
+    params = _params(cid, "user/Patient.rs openid", challenge)
+    csrf = await sign_in(anon_client, "bs.an")
+    user = world.prov.users["bs.an"]
+    first = await anon_client.get("/oauth2/authorize", params=params)
+    assert "trong 90 ngày tới bạn sẽ không được hỏi lại" in first.text
+    assert "code" in _query(await _decide(anon_client, csrf, params, "allow"))
+    assert await _audit_details(db, "app-approve", user) == [f"{cid}: openid user/Patient.rs"]
+    remembered = _query(await anon_client.get("/oauth2/authorize", params=params))  # no screen: a code at once
+    assert remembered["state"] == ["st-1"]
+    token = (await _exchange(anon_client, cid, remembered["code"][0], verifier))["access_token"]
+    broader = await anon_client.get("/oauth2/authorize", params={**params, "scope": "user/*.rs openid"})
+    assert broader.status_code == 200
+    assert "Xem, tìm kiếm mọi dữ liệu mà bạn được phép truy cập" in broader.text  # asked again
+    page = await anon_client.get("/account/apps")
+    assert "Ứng dụng theo dõi đường huyết" in page.text
+    assert "Xem, tìm kiếm Patient mà bạn được phép truy cập" in page.text
+    assert (await anon_client.post(f"/account/apps/{cid}/revoke", data={})).status_code == 403  # CSRF
+    revoked = await anon_client.post(f"/account/apps/{cid}/revoke", data={"csrf_token": csrf})
+    assert revoked.status_code == 200
+    assert "Ứng dụng theo dõi đường huyết" not in revoked.text
+    assert await _audit_details(db, "app-revoke", user) == [cid]
+    assert (await anon_client.get("/oauth2/authorize", params=params)).status_code == 200  # asked again
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api:
+        gone = await api.get(f"/fhir/Patient/{world.p1}", headers={"Authorization": f"Bearer {token}"})
+        assert gone.status_code == 401  # the app's tokens for the user are revoked with the approval
+    store = IdentityStore(db)
+    await _decide(anon_client, csrf, params, "allow")
+    async with db.acquire() as conn:
+        await conn.execute("UPDATE oauth_approval SET expires = now() - interval '1 second'")
+    assert (await anon_client.get("/oauth2/authorize", params=params)).status_code == 200  # expired
+    await _decide(anon_client, csrf, params, "allow")
+    assert await store.set_client_disabled(cid, True) == 1  # an administrator disables the app …
+    await store.set_client_disabled(cid, False)
+    assert (await anon_client.get("/oauth2/authorize", params=params)).status_code == 200  # … approvals are gone
+
+
+async def test_remembered_standalone_launch_still_lets_the_user_pick(anon_client: httpx.AsyncClient,
+                                                                     db: asyncpg.Pool, world: World) -> None:
+    scope = "launch/patient patient/*.rs"
+    cid = await _app(db, scope)
+    _verifier, challenge = _pkce()
+    params = _params(cid, scope, challenge)
+    csrf = await sign_in(anon_client, "bs.an")
+    await _decide(anon_client, csrf, params, "allow", patient=world.p1)
+    named = await anon_client.get("/oauth2/authorize", params={**params, "patient": world.p2})
+    assert named.status_code == 200  # a patient named by the app's URL: the user still decides
+    assert "Lê Văn Cường" in named.text
+    assert 'data-testid="consent-scopes"' in named.text
+    picker = await anon_client.get("/oauth2/authorize", params={**params, "q": "Lê"})
+    assert 'data-testid="approval-remembered"' in picker.text
+    assert 'method="post"' in picker.text
+    picked = _query(await _decide(anon_client, csrf, params, "allow", patient=world.p2))  # the picker's POST
+    assert "code" in picked
+    assert len(await audit_rows(db, action="app-approve")) == 1  # a pick does not renew the approval

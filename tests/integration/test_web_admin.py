@@ -59,9 +59,8 @@ async def world(app: Any, db: asyncpg.Pool) -> Any:
             secrets[name] = secret
     sessions = {}
     for name in USERS:
-        totp = pyotp.TOTP(secrets[name]).now() if name in secrets else None
         where = p.province if name == "qt.tinh" else None
-        sessions[name] = await session_client(app, name, facility_id=where, totp=totp)
+        sessions[name] = await session_client(app, name, facility_id=where, totp_secret=secrets.get(name))
     yield World(p, sessions, secrets)
     for c, _csrf in sessions.values():
         await c.aclose()

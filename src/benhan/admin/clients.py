@@ -124,10 +124,10 @@ async def rotate_secret(deps: AdminDeps, ctx: RequestContext, client_id: str) ->
 
 
 async def set_disabled(deps: AdminDeps, ctx: RequestContext, client_id: str, disabled: bool) -> None:
-    """Disable (its tokens are revoked at once) or enable a client."""
+    """Disable (its tokens are revoked and its users' remembered approvals removed at once) or enable a client."""
     client = await _client_in_scope(deps, ctx, await admin_scope(deps, ctx), client_id)
-    await deps.users.set_client_disabled(client.client_id, disabled)
-    await _audit(deps, ctx, client.client_id, "disable" if disabled else "enable")
+    forgotten = await deps.users.set_client_disabled(client.client_id, disabled)
+    await _audit(deps, ctx, client.client_id, f"disable ({forgotten} app approvals revoked)" if disabled else "enable")
 
 
 async def _audit(deps: AdminDeps, ctx: RequestContext, client_id: str, what: str) -> None:

@@ -9,6 +9,10 @@ screen; ``POST /oauth2/launch`` mints an EHR launch context (issue 4).
   so it is filtered and audited like any other).
 - **Consent**: the user sees the app's name, the scopes in plain words and the patient, then approves
   (a code is issued) or denies (RFC 6749 §4.1.2.1: redirect with ``error=access_denied``).
+- **Remembered approvals** (``benhan.web.oauth_approvals``): while the user's approval of the app covers
+  the requested scopes, an EHR launch or a request without patient context gets its code at once; a
+  standalone launch still shows the picker, whose choice (a POST with the CSRF token) then issues the code.
+  A patient named in the app's own URL is never enough to skip the screen: the user chooses the patient.
 
 Opening the chosen patient is a read through the repository as the user: refused and audited like any read.
 The launch context is single-use: the user's decision (approve or deny) uses it up.
@@ -31,6 +35,7 @@ from benhan.clinical.app_launch import LaunchSubject, launch_subject
 from benhan.clinical.registration import find_patients
 from benhan.kernel import clock
 from benhan.kernel.errors import BenhanError
+from benhan.web import oauth_approvals
 from benhan.web.auth import csrf_ok, login_redirect, resolved_of
 from benhan.web.deps import repo_of
 from benhan.web.oauth_common import auth_of, auth_server, base_url, prefetch, public_uri
@@ -120,7 +125,11 @@ async def authorize(request: Request) -> Response:
     checked = await _check(request, params, resolved.ctx.user_id)
     if isinstance(checked, Response):
         return checked
-    ids = await _launch_ids(request, checked, resolved, source, take=post)
+    remembered = await oauth_approvals.remembered(auth_of(request), resolved.ctx.user_id,
+                                                  checked.grant.client.get_client_id(), checked.scopes)
+    # a standalone launch's patient comes from the picker's POST, never from the app's URL
+    silent = remembered and not post and ("launch/patient" not in checked.scopes or "launch" in checked.params)
+    ids = await _launch_ids(request, checked, resolved, source, take=post or silent)
     if isinstance(ids, Response):
         return ids
     if post and source.get("decision") != "allow":
@@ -129,7 +138,7 @@ async def authorize(request: Request) -> Response:
                                                                         grant=checked.grant)
         return denied
     if ids is None:
-        return await _picker(request, checked, resolved, source.get("q", ""), None)
+        return await _picker(request, checked, resolved, source.get("q", ""), None, remembered=remembered)
     subject: LaunchSubject | None = None
     if ids[0]:
         try:
@@ -137,18 +146,23 @@ async def authorize(request: Request) -> Response:
         except BenhanError:  # not visible to this user (the refusal is audited by the repository)
             if checked.params.get("launch"):
                 return _error_redirect(checked, "invalid_request", "The launch patient is not available")
-            return await _picker(request, checked, resolved, source.get("q", ""), "not_visible")
-    if not post:
+            return await _picker(request, checked, resolved, source.get("q", ""), "not_visible",
+                                 remembered=remembered)
+    if not (post or silent):
         return _consent(request, checked, resolved, subject)
+    if post and not remembered:  # the user's decision on the consent screen
+        await oauth_approvals.remember(auth_of(request), resolved.ctx, checked.grant.client.get_client_id(),
+                                       checked.scopes)
     return await _issue_code(request, checked, resolved, subject)
 
 
 async def _picker(
-    request: Request, checked: _Checked, resolved: Resolved, q: str, error: str | None
+    request: Request, checked: _Checked, resolved: Resolved, q: str, error: str | None, *, remembered: bool
 ) -> Response:
+    """With a remembered approval the choice is posted as the decision (no consent screen follows)."""
     found = await find_patients(repo_of(request), resolved.ctx, q) if q.strip() else []
     ctx = {"client_name": checked.client_name, "params": checked.params, "q": q, "patients": found,
-           "searched": bool(q.strip()), "error": error}
+           "searched": bool(q.strip()), "error": error, "remembered": remembered, "csrf_token": resolved.csrf}
     return render(request, "auth/app_patient.html", ctx, headers=NO_FRAME)
 
 
@@ -157,6 +171,7 @@ def _consent(request: Request, checked: _Checked, resolved: Resolved, subject: L
     ctx = {"client_name": checked.client_name, "client_id": checked.grant.client.get_client_id(),
            "params": checked.params, "scopes": [(s, describe(s, lang)) for s in checked.scopes],
            "subject": subject, "csrf_token": resolved.csrf,
+           "approval_days": auth_of(request).cfg.tokens.get("approval_days", 90),
            "redirect_host": urlsplit(str(checked.grant.redirect_uri)).netloc or checked.grant.redirect_uri}
     return render(request, "auth/app_consent.html", ctx, headers=NO_FRAME)
 

@@ -29,13 +29,15 @@ AUDIT_ACTIONS: dict[str, tuple[str, str, str]] = {
     "logout": ("E", AUDIT_DCM, "110123"), "login-failed": ("E", AUDIT_DCM, "110122"),
     "break-glass": ("E", AUDIT_BENHAN, "break-glass"), "token-issue": ("E", AUDIT_BENHAN, "token-issue"),
     "token-revoke": ("E", AUDIT_BENHAN, "token-revoke"), "session-switch": ("E", AUDIT_BENHAN, "session-switch"),
+    # a user's remembered "Allow" of an app (SMART consent) and its revocation
+    "app-approve": ("E", AUDIT_BENHAN, "app-approve"), "app-revoke": ("E", AUDIT_BENHAN, "app-revoke"),
     # user, role and client administration (and its refusals): DICOM PS3.16 CID 403 "User Security
     # Attributes Changed"
     "admin": ("U", AUDIT_DCM, "110137"),
 }
 #: interactions recorded with AuditEvent.type DCM 110114 "User Authentication" (the others: ``rest``)
 AUDIT_SECURITY_EVENTS = frozenset({"login", "logout", "login-failed", "token-issue", "token-revoke",
-                                   "session-switch"})
+                                   "session-switch", "app-approve", "app-revoke"})
 #: FHIR R4 valueset-audit-event-outcome: 0 success, 4 minor failure (denied), 8 serious failure (error)
 AUDIT_OUTCOMES = {"success": "0", "denied": "4", "failed": "8"}
 

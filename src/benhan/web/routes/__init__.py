@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from benhan.web.auth import csrf_ok
 from benhan.web.deps import ctx_of
 from benhan.web.routes import (
+    account_apps,
     admin_org,
     admin_users,
     adt,
@@ -73,6 +74,6 @@ def web_routes() -> list[BaseRoute]:
     clinical = [
         *reception.routes(), *adt.routes(), *chart.routes(), *board.routes(),
         *typeahead.routes(), *orders.routes(), *summary.routes(), *emar.routes(), *papers.routes(),
-        *admin_users.routes(), *admin_org.routes(), *audit.routes(), *catalogues.routes(),
+        *admin_users.routes(), *admin_org.routes(), *audit.routes(), *catalogues.routes(), *account_apps.routes(),
     ]
     return [*common.routes(), *_guard(clinical)]

@@ -211,12 +211,16 @@ class IdentityStore:
             await conn.execute("UPDATE oauth_token SET revoked = true WHERE client_id = $1 AND NOT revoked",
                                client_id)
 
-    async def set_client_disabled(self, client_id: str, disabled: bool) -> None:
+    async def set_client_disabled(self, client_id: str, disabled: bool) -> int:
+        """Disabling revokes the client's tokens and removes its remembered approvals (how many: returned)."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("UPDATE oauth_client SET disabled = $2 WHERE client_id = $1", client_id, disabled)
-            if disabled:
-                await conn.execute("UPDATE oauth_token SET revoked = true WHERE client_id = $1 AND NOT revoked",
-                                   client_id)
+            if not disabled:
+                return 0
+            await conn.execute("UPDATE oauth_token SET revoked = true WHERE client_id = $1 AND NOT revoked",
+                               client_id)
+            result: str = await conn.execute("DELETE FROM oauth_approval WHERE client_id = $1", client_id)
+        return int(result.split()[-1])
 
     async def client(self, client_id: str) -> asyncpg.Record | None:
         return await self._fetchrow("SELECT * FROM oauth_client WHERE client_id = $1 AND NOT disabled", client_id)
@@ -289,6 +293,40 @@ class IdentityStore:
             f"{verb} WHERE launch_hash = $1 AND user_id = $2 AND expires > $3{' RETURNING *' if take else ''}",
             launch_hash, user_id, now,
         )
+
+    # -- remembered app approvals (migration 0006) -------------------------------------------------------
+    async def approval(self, user_id: str, client_id: str, now: datetime) -> asyncpg.Record | None:
+        """The user's unexpired approval of an enabled client."""
+        return await self._fetchrow(
+            "SELECT a.* FROM oauth_approval a JOIN oauth_client c USING (client_id) WHERE a.user_id = $1"
+            " AND a.client_id = $2 AND a.expires > $3 AND NOT c.disabled", user_id, client_id, now,
+        )
+
+    async def save_approval(self, user_id: str, client_id: str, scopes: list[str], now: datetime,
+                            expires: datetime) -> None:
+        await self._execute(
+            "INSERT INTO oauth_approval VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, client_id)"
+            " DO UPDATE SET scopes = EXCLUDED.scopes, approved = EXCLUDED.approved, expires = EXCLUDED.expires",
+            user_id, client_id, scopes, now, expires,
+        )
+
+    async def approvals(self, user_id: str, now: datetime) -> list[asyncpg.Record]:
+        """The user's unexpired approvals with the client's name, newest first."""
+        async with self.pool.acquire() as conn:
+            return list(await conn.fetch(
+                "SELECT a.*, c.name FROM oauth_approval a JOIN oauth_client c USING (client_id)"
+                " WHERE a.user_id = $1 AND a.expires > $2 AND NOT c.disabled ORDER BY a.approved DESC",
+                user_id, now,
+            ))
+
+    async def revoke_approval(self, user_id: str, client_id: str) -> bool:
+        """Forget the approval and revoke the tokens the client holds for the user (False: there was none)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            result: str = await conn.execute(
+                "DELETE FROM oauth_approval WHERE user_id = $1 AND client_id = $2", user_id, client_id)
+            await conn.execute("UPDATE oauth_token SET revoked = true WHERE user_id = $1 AND client_id = $2"
+                               " AND NOT revoked", user_id, client_id)
+        return result.endswith(" 1")
 
     async def signing_keys(self) -> list[str]:
         """The id_token signing keys (private JWKs), oldest first: the oldest signs, all are published."""
