@@ -158,7 +158,8 @@ def test_deidentified_level_reaches_exports_only() -> None:
     assert refused == ("Claim",)
     assert vis.deidentified == {"Patient", "Observation"}  # MeasureReport: an identified (aggregate) read
     search_vis, search_refused = visibility(officer, CFG, "search", ("Patient", "Observation"), NOW)
-    assert search_refused == ("Patient", "Observation") and not search_vis.deidentified
+    assert search_refused == ("Patient", "Observation")
+    assert not search_vis.deidentified
     doctor_vis, _ = visibility(user("doctor"), CFG, "export", ("Observation",), NOW)
     assert not doctor_vis.deidentified
 
