@@ -139,7 +139,8 @@ class Bench:
         log(f"preload: benhan synth --patients {n} --load (COPY path)")
         started = time.monotonic()
         env = {**os.environ, "DATABASE_URL": self.url, "BENHAN_MODE": "production",
-               "BENHAN_SECRET_KEY": secrets.token_urlsafe(48), "BENHAN_LOG_LEVEL": "WARNING"}
+               "BENHAN_SECRET_KEY": secrets.token_urlsafe(48),
+               "BENHAN_PSEUDONYM_KEY": secrets.token_urlsafe(48), "BENHAN_LOG_LEVEL": "WARNING"}
         done = subprocess.run([str(Path(PY).parent / "benhan"), "synth", "--patients", str(n), "--load"], env=env,
                               cwd=ROOT, capture_output=True, text=True, check=False)
         if done.returncode != 0:

@@ -69,7 +69,8 @@ class BenhanServer:
         env = dict(os.environ)
         env.update({
             "DATABASE_URL": self.database_url, "BENHAN_MODE": "production",
-            "BENHAN_SECRET_KEY": secrets.token_urlsafe(48), "BENHAN_LOG_LEVEL": "WARNING",
+            "BENHAN_SECRET_KEY": secrets.token_urlsafe(48), "BENHAN_PSEUDONYM_KEY": secrets.token_urlsafe(48),
+            "BENHAN_LOG_LEVEL": "WARNING",
             "BENHAN_DATA_DIR": str(ROOT / "var" / "bench"),
         })
         env.update(self.config.env)

@@ -16,8 +16,10 @@ from benhan import __version__, migrate
 from benhan.access import AccessControl, load_config
 from benhan.admin.scope import AdminDeps
 from benhan.fhir.api import fhir_routes
+from benhan.fhir.operations.export_service import ExportService
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.audit_reports import AuditReports
+from benhan.fhir.storage.pg.export_jobs import PgExportJobs
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.protocol import Repository
@@ -81,6 +83,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         )
         app.state.admin = AdminDeps(app.state.repo, app.state.auth.store, AuditReports(app.state.pool),
                                     app.state.auth.audit, access.config)
+        # $export jobs run in this process; their state and files are in PostgreSQL for every worker
+        app.state.exports = ExportService(app.state.repo, PgExportJobs(app.state.pool),
+                                          settings.pseudonym_key.encode())
         app.state.schema_head = migrate.head_revision()
         if settings.freeze_heap:
             heap.freeze(warm=(icd10.default, loinc.default, demo_drugs, demo_services, compile_all))
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         finally:
             if settings.freeze_heap:
                 heap.unfreeze()
+            await app.state.exports.close()
             await audit_log.close()
             await audit_pool.close()
             await app.state.pool.close()
@@ -99,6 +105,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         repo: Repository = request.app.state.repo
         return repo
 
+    def get_exports(request: Request) -> ExportService:
+        exports: ExportService = request.app.state.exports
+        return exports
+
     async def get_ctx(request: Request) -> RequestContext:
         # Bearer token or session cookie (resolved by AuthMiddleware); neither → 401 (BH-4001).
         return await fhir_context(request)
@@ -106,7 +116,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        *fhir_routes(get_repo, get_ctx, settings.base_url, settings.max_body_bytes),
+        *fhir_routes(get_repo, get_ctx, settings.base_url, settings.max_body_bytes, get_exports),
         *auth_routes(),
         *oauth_routes(),
         *web_routes(),

@@ -12,6 +12,8 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "benhan-demo-secret-change-me"  # noqa: S105 - a known default that is refused outside demo
+#: the demo key of the pseudonyms in de-identified exports; refused in production like DEFAULT_SECRET
+DEFAULT_PSEUDONYM_KEY = "benhan-demo-pseudonym-key-change-me"
 
 
 class Settings(BaseSettings):
@@ -44,6 +46,10 @@ class Settings(BaseSettings):
     #: after start-up, load the terminology and templates and freeze the heap (``gc.freeze``) so the garbage
     #: collector's full sweeps skip them: removes 100-300 ms pauses from the screens' tail (kernel/heap.py)
     freeze_heap: bool = True
+    #: HMAC key of the pseudonymous patient ids in de-identified bulk exports (DoH officers, council members;
+    #: docs/security.md).  Keep it stable: the same patient gets the same pseudonym in every export while
+    #: it is unchanged; changing it unlinks new exports from old ones.  Refused at its default in production.
+    pseudonym_key: str = DEFAULT_PSEUDONYM_KEY
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -54,6 +60,11 @@ class Settings(BaseSettings):
             )
         if self.mode == "production" and len(self.secret_key) < 32:
             raise ValueError("BENHAN_SECRET_KEY must be at least 32 characters")
+        if self.mode == "production" and (self.pseudonym_key == DEFAULT_PSEUDONYM_KEY or len(self.pseudonym_key) < 32):
+            raise ValueError(
+                "BENHAN_PSEUDONYM_KEY must be set to a random value of at least 32 characters outside demo mode "
+                "(it keys the pseudonyms of de-identified exports; keep it secret and stable)"
+            )
         if self.mode == "production" and not self.audit_enabled:
             raise ValueError("BENHAN_AUDIT_ENABLED=false is for benchmarks only; it is refused in production")
         return self

@@ -26,7 +26,7 @@ async def mode_client(request: pytest.FixtureRequest, db: asyncpg.Pool,
     from benhan.app import create_app
 
     mode = str(request.param)
-    app = create_app(make_settings(mode=mode, secret_key=SECRET), database_url=database_url)
+    app = create_app(make_settings(mode=mode, secret_key=SECRET, pseudonym_key=SECRET), database_url=database_url)
     async with app.router.lifespan_context(app):
         p = await build_province(app.state.repo)
         await add_user(db, app.state.repo, p, "bs.thuong", [Grant("doctor", p.fac_a, p.dep_a1)])

@@ -86,6 +86,12 @@ def _entities(info: AuditInfo) -> list[dict[str, Any]]:
     return out
 
 
+def _export_subtype(info: AuditInfo) -> list[dict[str, str]]:
+    """A bulk export is also DICOM PS3.16 event ID 110106 "Export" (data leaving the system), the code audit
+    repositories outside FHIR (ATNA) know it by; the BALP-style ``rest`` type and benhan subtype stay first."""
+    return [_coding(DCM, "110106", "Export")] if info.action == "export" else []
+
+
 def audit_event(ctx: RequestContext, info: AuditInfo, now: datetime) -> dict[str, Any]:
     """The AuditEvent resource (FHIR R4 auditevent.html, IHE BALP)."""
     action, sub_system, sub_code = ACTIONS[info.action]
@@ -93,7 +99,7 @@ def audit_event(ctx: RequestContext, info: AuditInfo, now: datetime) -> dict[str
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "type": _coding(DCM, "110114", "User Authentication") if security else _coding(EVENT_TYPE, "rest"),
-        "subtype": [_coding(sub_system, sub_code, info.action)],
+        "subtype": [_coding(sub_system, sub_code, info.action), *_export_subtype(info)],
         "action": action,
         "recorded": fhir_instant(now),
         "outcome": OUTCOMES[info.outcome],

@@ -1,7 +1,8 @@
 """The access policy as data: role → resource-type categories → required relationship (docs/security.md).
 
 The defaults live in ``data/default_policy.json``; a province overrides any top-level key with its own JSON
-file (``BENHAN_ACCESS_POLICY_FILE``), e.g. to grant DoH officers de-identified patient data.
+file (``BENHAN_ACCESS_POLICY_FILE``).  A read level is a relationship (province … assigned) or
+``deidentified``: the category is exported province-wide with the patients pseudonymised, never read as is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from benhan.fhir.storage.access_types import LEVEL_ASSIGNED, LEVEL_DEPARTMENT, L
 SCOPE_LEVELS = {
     "province": LEVEL_PROVINCE, "facility": LEVEL_FACILITY, "department": LEVEL_DEPARTMENT, "assigned": LEVEL_ASSIGNED,
 }
+#: a read level that is not a relationship: the category is readable province-wide, but only through a
+#: de-identified bulk export (pseudonymised, ISO 25237); direct reads and searches stay refused
+DEIDENTIFIED = "deidentified"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +31,8 @@ class RoleRules:
     write: dict[str, int]
     break_glass: bool = False
     review_break_glass: bool = False
+    #: categories readable only de-identified (``"deidentified"`` in the policy's ``read``)
+    deidentified: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,11 @@ class PolicyConfig:
         levels = [table[c] for c in self.categories_of(type_) if c in table]
         return min(levels) if levels else None
 
+    def deidentified_for(self, role: str, type_: str) -> bool:
+        """Whether ``role`` may export ``type_`` de-identified (a ``deidentified`` read level)."""
+        rules = self.roles.get(role)
+        return rules is not None and any(c in rules.deidentified for c in self.categories_of(type_))
+
 
 def _level(name: str) -> int:
     if name not in SCOPE_LEVELS:
@@ -66,11 +77,13 @@ def _level(name: str) -> int:
 
 
 def _role(raw: dict[str, Any]) -> RoleRules:
+    read = raw.get("read", {})
     return RoleRules(
-        read={c: _level(s) for c, s in raw.get("read", {}).items()},
+        read={c: _level(s) for c, s in read.items() if s != DEIDENTIFIED},
         write={c: _level(s) for c, s in raw.get("write", {}).items()},
         break_glass=bool(raw.get("break_glass", False)),
         review_break_glass=bool(raw.get("review_break_glass", False)),
+        deidentified=frozenset(c for c, s in read.items() if s == DEIDENTIFIED),
     )
 
 

@@ -43,12 +43,22 @@ def is_token(ctx: RequestContext) -> bool:
     return ctx.client_id is not None
 
 
-def subject_level(ctx: RequestContext, cfg: PolicyConfig, type_: str, write: bool) -> int | None:
-    """The weakest relationship to a patient with which this subject may touch ``type_``; None: never."""
+def subject_level(ctx: RequestContext, cfg: PolicyConfig, type_: str, write: bool, export: bool = False) -> int | None:
+    """The weakest relationship to a patient with which this subject may touch ``type_``; None: never.
+    ``export``: a bulk export, which a ``deidentified`` read level also reaches (province-wide)."""
     if ctx.user_id is None and ctx.client_id is not None:
         return cfg.client_with_facility if ctx.facility_id else cfg.client_without_facility
     levels = [lv for lv in (cfg.level_for(r, type_, write) for r in ctx.roles) if lv is not None]
-    return min(levels) if levels else None
+    if levels:
+        return min(levels)
+    deidentified = export and not write and any(cfg.deidentified_for(r, type_) for r in ctx.roles)
+    return LEVEL_PROVINCE if deidentified else None
+
+
+def deidentified_only(ctx: RequestContext, cfg: PolicyConfig, type_: str) -> bool:
+    """Whether this subject reaches ``type_`` only through a ``deidentified`` level: an export must then
+    pseudonymise what it writes (docs/security.md)."""
+    return subject_level(ctx, cfg, type_, False) is None and subject_level(ctx, cfg, type_, False, True) is not None
 
 
 def relation_level(ctx: RequestContext, relations: tuple[CareRelation, ...]) -> int:
@@ -106,7 +116,7 @@ def decide(ctx: RequestContext, cfg: PolicyConfig, action: str, target: Target, 
     if denied is not None:
         return denied
     write = action in WRITES
-    needed = subject_level(ctx, cfg, target.type, write)
+    needed = subject_level(ctx, cfg, target.type, write, export=action == "export")
     if needed is None:
         return Decision(False, f"no active role may {action} {target.type}", 403)
     if target.patient_id is None and write and needed >= LEVEL_FACILITY and target.owner_facility is not None \
@@ -138,8 +148,9 @@ def visibility(
     groups: dict[tuple[int, str | None], set[str]] = {}
     refused: list[str] = []
     authenticated = ctx.user_id is not None or ctx.client_id is not None
+    export = action == "export"
     for type_ in types:
-        level = subject_level(ctx, cfg, type_, False) if authenticated else None
+        level = subject_level(ctx, cfg, type_, False, export) if authenticated else None
         grant = grant_for(parse_scopes(ctx.scopes), type_, action) if is_token(ctx) else None
         if level is None or (grant is not None and not grant.allowed):
             refused.append(type_)
@@ -154,6 +165,7 @@ def visibility(
     vis = Visibility(
         rules=rules, facility_id=ctx.facility_id, department_id=ctx.department_id,
         practitioner_id=ctx.practitioner_id, glass_patients=glass_patients(ctx, cfg, now),
+        deidentified=frozenset(t for r in rules for t in r.types if export and deidentified_only(ctx, cfg, t)),
     )
     return vis, tuple(refused)
 
@@ -168,6 +180,7 @@ def requires_totp(roles: set[str] | frozenset[str], cfg: PolicyConfig) -> bool:
 
 __all__ = [
     "ALLOW", "BTG_PATIENT", "BTG_UNTIL", "LAUNCH_PATIENT", "LEVEL_ASSIGNED", "LEVEL_DEPARTMENT", "LEVEL_FACILITY",
-    "LEVEL_PROVINCE", "WRITES", "can_review_break_glass", "consent_hides", "decide", "glass_patients",
+    "LEVEL_PROVINCE", "WRITES", "can_review_break_glass", "consent_hides", "decide", "deidentified_only",
+    "glass_patients",
     "relation_level", "requires_totp", "subject_level", "visibility",
 ]

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from benhan.fhir.operations.export_service import ExportService
 from benhan.fhir.router.dispatch import error_response, handle
 from benhan.fhir.router.types import FhirRequest, FhirResponse
 from benhan.fhir.storage.protocol import Repository
@@ -42,7 +43,8 @@ def to_starlette(resp: FhirResponse, head: bool = False) -> Response:
 
 
 def fhir_routes(
-    get_repo: Callable[[Request], Repository], get_ctx: ContextFactory, base_url: str | None, max_body: int
+    get_repo: Callable[[Request], Repository], get_ctx: ContextFactory, base_url: str | None, max_body: int,
+    get_exports: Callable[[Request], ExportService | None] = lambda _r: None,
 ) -> list[Route]:
     async def endpoint(request: Request) -> Response:
         base = base_url or str(request.base_url).rstrip("/") + "/fhir"
@@ -62,7 +64,7 @@ def fhir_routes(
             method=request.method, parts=tuple(p for p in path.split("/") if p), query=query,
             headers={k.lower(): v for k, v in request.headers.items()}, body=body, base_url=base, ctx=ctx,
         )
-        resp = await handle(req, get_repo(request))
+        resp = await handle(req, get_repo(request), get_exports(request))
         return to_starlette(resp, head=request.method == "HEAD")
 
     return [Route("/fhir", endpoint, methods=METHODS), Route("/fhir/{path:path}", endpoint, methods=METHODS)]

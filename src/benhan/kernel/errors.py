@@ -37,6 +37,7 @@ class ErrorCode(Enum):
     PATCH_TYPE_MISMATCH = ("BH-1045", 422, "processing", "The patch value or target has the wrong type")
     PATCH_RESULT_INVALID = ("BH-1047", 422, "processing", "The patched resource does not conform to FHIR R4")
     UNSUPPORTED_SEARCH_MODIFIER = ("BH-1046", 400, "not-supported", "The search modifier is not supported here")
+    EXPORT_NOT_SUPPORTED = ("BH-1060", 400, "not-supported", "The bulk export request or parameter is not supported")
     UNKNOWN_RESOURCE_TYPE = ("BH-2001", 404, "not-supported", "Unknown resource type")
     NOT_FOUND = ("BH-2002", 404, "not-found", "The resource was not found")
     VERSION_NOT_FOUND = ("BH-2003", 404, "not-found", "The resource version was not found")
@@ -52,6 +53,7 @@ class ErrorCode(Enum):
     FORBIDDEN = ("BH-4003", 403, "forbidden", "Access is denied")
     INTERNAL = ("BH-5000", 500, "exception", "An internal error occurred")
     DATABASE_UNAVAILABLE = ("BH-5001", 503, "transient", "The database is not available")
+    EXPORT_FAILED = ("BH-5002", 500, "exception", "The bulk export job failed")
 
     @property
     def code(self) -> str:

@@ -147,6 +147,23 @@ def test_visibility_groups_types_and_refuses_the_rest() -> None:
     assert all_vis.unrestricted
 
 
+def test_deidentified_level_reaches_exports_only() -> None:
+    """DoH officers: patient data only through a de-identified export, never a read or search."""
+    officer = user("doh_officer", facility="province", department=None)
+    assert CFG.roles["doh_officer"].deidentified == {"demographics", "visit", "clinical"}
+    for action in ("read", "search", "update"):
+        assert not decide(officer, CFG, action, target("Observation", "other-fac"), NOW).allowed, action
+    assert decide(officer, CFG, "export", target("Observation", "other-fac"), NOW).allowed
+    vis, refused = visibility(officer, CFG, "export", ("Patient", "Observation", "MeasureReport", "Claim"), NOW)
+    assert refused == ("Claim",)
+    assert vis.deidentified == {"Patient", "Observation"}  # MeasureReport: an identified (aggregate) read
+    search_vis, search_refused = visibility(officer, CFG, "search", ("Patient", "Observation"), NOW)
+    assert search_refused == ("Patient", "Observation")
+    assert not search_vis.deidentified
+    doctor_vis, _ = visibility(user("doctor"), CFG, "export", ("Observation",), NOW)
+    assert not doctor_vis.deidentified
+
+
 def test_province_override(tmp_path: object) -> None:
     from pathlib import Path
 

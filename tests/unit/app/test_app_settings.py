@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from benhan.settings import DEFAULT_SECRET, Settings
+from benhan.settings import DEFAULT_PSEUDONYM_KEY, DEFAULT_SECRET, Settings
+
+KEY = "p" * 40
 
 
 def test_production_refuses_default_secret() -> None:
@@ -31,7 +33,8 @@ def test_settings_file(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> Non
     from pathlib import Path
 
     f = Path(str(tmp_path)) / "benhan.env"
-    f.write_text("BENHAN_SECRET_KEY=" + "k" * 40 + "\nBENHAN_WORKERS=3\nBENHAN_LOG_FORMAT=json\n")
+    f.write_text("BENHAN_SECRET_KEY=" + "k" * 40 + "\nBENHAN_PSEUDONYM_KEY=" + KEY
+                 + "\nBENHAN_WORKERS=3\nBENHAN_LOG_FORMAT=json\n")
     s = Settings(_env_file=f)  # type: ignore[call-arg]
     assert s.workers == 3
     assert s.effective_log_format == "json"
@@ -48,5 +51,13 @@ def test_head_revision_agrees_with_alembic() -> None:
 
 def test_audit_cannot_be_switched_off_in_production() -> None:
     with pytest.raises(ValidationError, match="benchmarks only"):
-        Settings(mode="production", secret_key="k" * 40, audit_enabled=False)
+        Settings(mode="production", secret_key="k" * 40, pseudonym_key=KEY, audit_enabled=False)
     assert Settings(mode="test", audit_enabled=False).audit_enabled is False
+
+
+def test_production_refuses_default_pseudonym_key() -> None:
+    with pytest.raises(ValidationError, match="BENHAN_PSEUDONYM_KEY"):
+        Settings(mode="production", secret_key="k" * 40, pseudonym_key=DEFAULT_PSEUDONYM_KEY)
+    with pytest.raises(ValidationError, match="BENHAN_PSEUDONYM_KEY"):
+        Settings(mode="production", secret_key="k" * 40, pseudonym_key="short")
+    assert Settings(mode="production", secret_key="k" * 40, pseudonym_key=KEY).pseudonym_key == KEY

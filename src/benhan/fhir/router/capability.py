@@ -7,6 +7,8 @@ from typing import Any
 
 from benhan import __version__
 from benhan.fhir.model.resource_types import RESOURCE_TYPES
+from benhan.fhir.operations.bulk_export import DEFINITIONS as SYSTEM_DEFINITIONS
+from benhan.fhir.operations.bulk_export import PATIENT_DEFINITION
 
 INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                 "search-type"]
@@ -57,7 +59,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "searchRevInclude": ["*"],
             "searchParam": _search_params(t),
             **({"operation": [{"name": "everything",
-                               "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]}
+                               "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"},
+                              PATIENT_DEFINITION]}
                if t == "Patient" else {}),
         }
         for t in sorted(RESOURCE_TYPES - {"AuditEvent"})
@@ -73,6 +76,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "software": {"name": "benhan", "version": __version__},
         "implementation": {"description": "benhan FHIR R4 server", "url": base_url},
         "fhirVersion": "4.0.1",
+        # Bulk Data Access IG v2.0.0 (capabilitystatement-bulk-data): $export, Patient/$export
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "format": ["application/fhir+json", "json"],
         # http.html#patch: JSON Patch, and FHIRPath Patch (fhirpatch.html) as a Parameters in FHIR JSON.
         "patchFormat": ["application/json-patch+json", "application/fhir+json"],
@@ -81,5 +86,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "search-system"},
                             {"code": "history-system"}],
+            # Bulk Data Access IG v2.0.0: system-level $export (Patient/$export is on Patient above)
+            "operation": list(SYSTEM_DEFINITIONS),
         }],
     }

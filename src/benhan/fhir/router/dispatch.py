@@ -7,7 +7,8 @@ import logging
 import orjson
 
 from benhan.fhir.model.resource_types import is_resource_type
-from benhan.fhir.router import audit_events, crud, search
+from benhan.fhir.operations.export_service import ExportService
+from benhan.fhir.router import audit_events, bulk_export, crud, search
 from benhan.fhir.router.bundle import run_batch, run_transaction
 from benhan.fhir.router.capability import capability_statement
 from benhan.fhir.router.formats import check_accept, check_content_type, parse_json_body, render_obj
@@ -22,9 +23,11 @@ def error_response(err: BenhanError) -> FhirResponse:
     return FhirResponse(err.status, orjson.dumps(err.outcome()), dict(err.headers))
 
 
-async def handle(req: FhirRequest, repo: Repository) -> FhirResponse:
+async def handle(req: FhirRequest, repo: Repository, exports: ExportService | None = None) -> FhirResponse:
     """The single entry point: never raises, never leaks a stack trace."""
     try:
+        if exports is not None and bulk_export.is_export(req.parts):
+            return await bulk_export.route(req, exports)  # its own Accept rules (NDJSON files)
         check_accept(req)
         return await route(req, repo)
     except BenhanError as err:

@@ -133,6 +133,9 @@ class Visibility:
     practitioner_id: str | None = None
     #: break-the-glass: these patients are visible whatever the relationship; ("*",) = every patient
     glass_patients: tuple[str, ...] = ()
+    #: (exports) types the subject reaches only through a ``deidentified`` read level: what is exported of
+    #: them must be pseudonymised
+    deidentified: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

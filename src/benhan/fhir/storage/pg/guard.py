@@ -79,7 +79,7 @@ class Guard:
         if self.access is None or ctx.is_system or action in ("create", "update", "patch", "delete"):
             return
         # A type-level decision (no patient): what roles and scopes allow, whatever the resource.
-        decision = self.access.decide(ctx, "search" if action == "search" else "read", Target(type=type_))
+        decision = self.access.decide(ctx, action if action in ("search", "export") else "read", Target(type=type_))
         if not decision.allowed:
             raise await self.refuse(ctx, AuditInfo(action, type=type_), decision)
 

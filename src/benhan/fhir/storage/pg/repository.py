@@ -20,6 +20,7 @@ from benhan.fhir.storage.fhirpath_patch import apply_fhirpath_patch
 from benhan.fhir.storage.pg import audit_events, rows
 from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg.audit import AuditLog
+from benhan.fhir.storage.pg.export_reads import ExportReads
 from benhan.fhir.storage.pg.guard import FACT_TYPES, Guard
 from benhan.fhir.storage.prepare import apply_json_patch, check_validation, stamp
 from benhan.fhir.storage.protocol import (
@@ -40,8 +41,8 @@ from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.kernel.ids import is_valid_id, new_id
 
 
-class PgRepository:
-    """Implements :class:`benhan.fhir.storage.protocol.Repository` on an asyncpg pool."""
+class PgRepository(ExportReads):
+    """Implements :class:`benhan.fhir.storage.protocol.Repository` (and ``export_types.ExportReader``)."""
 
     def __init__(
         self, pool: asyncpg.Pool, *, validate: bool = True, access: AccessPolicy | None = None,
@@ -398,7 +399,6 @@ class PgRepository:
     async def search(self, ctx: RequestContext, query: SearchQuery) -> SearchResult:
         """FHIR search; the access filter limits matches, totals, chains and includes alike."""
         from benhan.fhir.storage.pg.search import search as run_search
-
         for type_ in query.types:
             await self._guard.check_type(ctx, "search", type_)
         access, args = self._guard.filter(ctx, "search", query.types or None)
