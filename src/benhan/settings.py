@@ -37,9 +37,10 @@ class Settings(BaseSettings):
     require_if_match: bool = False
     #: a province's overrides of the default access policy (docs/security.md)
     access_policy_file: Path | None = None
-    #: read/search audit: "batch" (queued, flushed every 100 ms and on shutdown) or "wait" (each response
-    #: waits for its audit commit: nothing lost even if the process dies; slower) — docs/security.md
-    audit_reads: Literal["batch", "wait"] = "batch"
+    #: read/search audit: "wait" (each response waits for the group commit of its audit record: nothing is lost
+    #: even if the process dies — issue 4: "audit of reads must never be lost") or "batch" (queued, flushed
+    #: every 100 ms and on shutdown: cheaper, but a crash loses the last 100 ms of reads) — docs/security.md
+    audit_reads: Literal["batch", "wait"] = "wait"
     #: False only to measure the audit's cost (bench/, issue 8): reads and searches are then not audited
     #: (writes always are).  Refused in production mode.
     audit_enabled: bool = True

@@ -99,9 +99,10 @@ async def login(client: httpx.AsyncClient, username: str, *, facility_id: str | 
 
 async def sign_in(client: httpx.AsyncClient, username: str, *, totp_secret: str | None = None, **kw: Any) -> str:
     """Sign ``client`` in as ``username`` (session cookie) and return the session's CSRF token; with
-    ``totp_secret`` the current one-time code is sent too (administrators enrol TOTP)."""
-    totp = pyotp.TOTP(totp_secret).now() if totp_secret else None
-    r = await login(client, username, totp=totp, **kw)
+    ``totp_secret`` the current one-time code is sent too (administrators enrol TOTP), or pass ``totp=`` as is."""
+    if totp_secret:
+        kw["totp"] = pyotp.TOTP(totp_secret).now()
+    r = await login(client, username, **kw)
     assert r.status_code == 200, r.text
     return str(r.json()["csrf_token"])
 
