@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -97,6 +97,19 @@ def test_dates_by_precision_and_period() -> None:
     ((_p, low, high),) = extract("Encounter", enc).dates
     assert low == date_range("2025-03-01")[0]  # type: ignore[index]
     assert high == MAX_INSTANT  # open-ended period
+
+
+def test_zoned_seconds_fast_path_agrees_with_the_general_rule() -> None:
+    # date_range reads "YYYY-MM-DDThh:mm:ss(Z|±hh:mm)" with datetime.fromisoformat; the result must be the
+    # second the general parser gives, and malformed values must still be refused.
+    for text, offset in (("2025-12-26T22:25:00+07:00", 7 * 60), ("2024-02-29T00:00:59Z", 0),
+                         ("2025-01-01T00:00:00-03:30", -210)):
+        lo, hi = date_range(text)  # type: ignore[misc]
+        assert lo.utcoffset() == timedelta(minutes=offset)
+        assert (lo.second, hi - lo) == (int(text[17:19]), timedelta(seconds=1))
+    for bad in ("2025-12-26T22:25:61+07:00", "2025-13-01T00:00:00Z", "2023-02-29T00:00:00Z", "2025-12-26T22:25:00+0700",
+                "2025-12-26 22:25:00+07:00"):
+        assert date_range(bad) is None, bad
 
 
 def test_quantity_with_ucum_canonical_and_number_precision() -> None:
