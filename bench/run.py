@@ -1,4 +1,5 @@
-"""Run the suite: ``python -m bench.run --quick`` (~3 min), ``--full`` (10,000 patients), ``--smoke`` (CI).
+"""Run the suite: ``python -m bench.run --quick`` (~4–5 min; issue 8 asks ~3), ``--full`` (10,000 patients),
+``--smoke`` (CI).
 
 Order: machine facts → fresh PostgreSQL → preload patients through the API → choose server and worker
 count by measurement → workloads (cold read, read, create, CRUD mix, bundles, searches, screens, audit)
