@@ -78,3 +78,25 @@ async def test_wrong_method(client: httpx.AsyncClient) -> None:
     resp = await client.request("PATCH", "/fhir/Patient", content=b"[]", headers=FJ)
     assert resp.status_code == 405
     assert code_of(resp) == "BH-2005"
+
+
+async def test_client_gone_before_its_body_is_not_a_server_error(app: object, db: asyncpg.Pool) -> None:
+    # A client that disconnects while sending its body (a phone losing its network, a load test's clients at
+    # the end of a level) gets nothing stored and no exception escapes to the server (it used to be logged as
+    # "Exception in ASGI application" with a traceback).
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/fhir/Patient", "raw_path": b"/fhir/Patient", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/fhir+json"), (b"content-length", b"500")],
+             "client": ("127.0.0.1", 5000), "server": ("t", 80)}
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)  # type: ignore[operator]
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400
+    assert await counts(db) == (0, 0)

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -53,6 +53,10 @@ def fhir_routes(
             ctx = await get_ctx(request)
         except BenhanError as err:
             return to_starlette(error_response(err))
+        except ClientDisconnect:
+            # The client went away before its body arrived: nothing was done and nobody reads an answer
+            # (a load test's clients at the end of a level, a phone losing its network). Not a server error.
+            return Response(status_code=400)
         ctx = ctx.with_request(
             remote_addr=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
