@@ -1,4 +1,4 @@
-"""Run the suite: ``python -m bench.run --quick`` (~4–5 min; issue 8 asks ~3), ``--full`` (10,000 patients),
+"""Run the suite: ``python -m bench.run --quick`` (~4 min; issue 8 asks ~3), ``--full`` (10,000 patients),
 ``--smoke`` (CI).
 
 Order: machine facts → fresh PostgreSQL → preload patients through the API → choose server and worker
