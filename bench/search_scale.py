@@ -30,7 +30,8 @@ import orjson
 
 from benhan import migrate
 from benhan.fhir.search.bundle import build_searchset
-from benhan.fhir.search.extract import extract, patient_compartment
+from benhan.fhir.search.compartment import patient_compartment
+from benhan.fhir.search.extract import extract
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.systems import BHYT, CCCD, MA_BN
 from benhan.fhir.storage.pg.everything import everything

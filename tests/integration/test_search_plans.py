@@ -11,7 +11,7 @@ import orjson
 import pytest
 from tests.integration.search_oracle_data import condition, encounter, medication_request, observation, patient
 
-from benhan.fhir.search.extract import patient_compartment
+from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.systems import CCCD
 from benhan.fhir.storage.pg.everything import everything

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from benhan.fhir.search import registry
-from benhan.fhir.search.extract import extract, patient_compartment, system_hash
+from benhan.fhir.search.compartment import patient_compartment
+from benhan.fhir.search.extract import extract, system_hash
 from benhan.fhir.search.paths import compile_expression
 from benhan.fhir.search.systems import CCCD
 from benhan.fhir.search.values import MAX_INSTANT, date_range, decimal_range

@@ -20,7 +20,7 @@ import orjson
 
 from benhan.fhir.operations.bulk_export import ExportParams, compartment_types
 from benhan.fhir.operations.deidentify import deidentify
-from benhan.fhir.search.extract import patient_compartment
+from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.export_types import ExportJob, ExportJobs, ExportReader
 from benhan.kernel import clock

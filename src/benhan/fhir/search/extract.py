@@ -28,7 +28,7 @@ from benhan.fhir.search.registry import SearchParam
 from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT, canonical_quantity, date_range, parse_decimal
 from benhan.kernel.text import fold
 
-__all__ = ["IndexRows", "extract", "patient_compartment", "split_reference", "system_hash"]
+__all__ = ["IndexRows", "extract", "split_reference", "system_hash"]
 
 _STRING_PARTS = {
     "HumanName": ("text", "family", "given", "prefix", "suffix"),
@@ -375,27 +375,3 @@ def _strip_tags(html: str) -> str:
         elif not inside:
             out.append(ch)
     return "".join(out)
-
-
-def patient_compartment(resource: dict[str, Any]) -> str | None:
-    """The Patient id whose compartment holds ``resource`` (FHIR R4 compartmentdefinition-patient).
-
-    A Patient is in its own compartment; other types use the first compartment parameter (in the
-    definition's order) that references a Patient. None when the resource is in no Patient compartment.
-    """
-    rtype = resource.get("resourceType")
-    if not isinstance(rtype, str):
-        return None
-    if rtype == "Patient":
-        rid = resource.get("id")
-        return rid if isinstance(rid, str) else None
-    for code in registry.patient_compartment_params().get(rtype, ()):
-        p = registry.lookup(rtype, code)
-        if p is None or not p.expression:
-            continue
-        for value, _t in compile_expression(p.expression, rtype)(resource):
-            if isinstance(value, dict) and isinstance(value.get("reference"), str):
-                split = split_reference(value["reference"])
-                if split and split[0] == "Patient" and "://" not in split[1]:
-                    return split[1]
-    return None

@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from benhan.fhir.search.extract import extract, patient_compartment
+from benhan.fhir.search.compartment import patient_compartment
+from benhan.fhir.search.extract import extract
 from benhan.fhir.storage.access_types import Derived
 from benhan.fhir.storage.pg import index as index_sql
 from benhan.kernel import clock

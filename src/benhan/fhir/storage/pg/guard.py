@@ -28,7 +28,7 @@ WRITE_ACTIONS = frozenset({"create", "update", "patch", "delete"})
 
 
 def _patient_of(resource: JsonObj) -> str | None:
-    from benhan.fhir.search.extract import patient_compartment
+    from benhan.fhir.search.compartment import patient_compartment
 
     return patient_compartment(resource)
 

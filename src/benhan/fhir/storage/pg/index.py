@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 
-from benhan.fhir.search.extract import IndexRows, extract, patient_compartment
+from benhan.fhir.search.compartment import patient_compartment
+from benhan.fhir.search.extract import IndexRows, extract
 from benhan.fhir.storage.access_types import AuditRecord
 from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
 from benhan.fhir.storage.protocol import JsonObj

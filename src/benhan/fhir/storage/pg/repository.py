@@ -358,7 +358,7 @@ class PgRepository(ExportReads):
         self, conn: Conn, current: asyncpg.Record, resource: JsonObj, if_match: int | None,
         ctx: RequestContext | None = None, action: str = "update",
     ) -> WriteResult:
-        from benhan.fhir.search.extract import patient_compartment
+        from benhan.fhir.search.compartment import patient_compartment
         from benhan.fhir.storage.pg.index import supersede
 
         if if_match is not None and current["version"] != if_match:

@@ -135,7 +135,7 @@ class Sql:
         """``r.patient_id = …`` in front of a patient reference test, when it cannot change the result.
 
         ``resource.patient_id`` is the Patient named by the type's first compartment parameter
-        (extract.patient_compartment).  When the tested parameter reads that same single-valued element,
+        (compartment.patient_compartment).  When the tested parameter reads that same single-valued element,
         every match has ``patient_id`` equal to the referenced Patient, so the redundant predicate only
         hands the planner the indexed, well-estimated ``resource_patient`` path (no plan that scans a
         whole category when statistics lag behind a bulk load)."""
