@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from benhan import migrate
+from benhan.fhir.storage.content import unpack
 from benhan.kernel.db import database_name, start_embedded, with_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,17 +140,17 @@ async def sample(url: str, limit: int) -> dict[str, Any]:
     try:
         ids = await conn.fetch(
             "SELECT type, id FROM resource WHERE NOT deleted ORDER BY random() LIMIT $1", limit)
-        pats = await conn.fetch(
-            "SELECT id, convert_from(content, 'UTF8')::jsonb -> 'name' -> 0 ->> 'family' AS family, "
-            "convert_from(content, 'UTF8')::jsonb -> 'identifier' -> 0 ->> 'value' AS ident FROM resource "
-            "WHERE type = 'Patient' AND NOT deleted ORDER BY random() LIMIT $1", min(limit, 2000))
+        found = await conn.fetch(
+            "SELECT id, content FROM resource WHERE type = 'Patient' AND NOT deleted ORDER BY random() LIMIT $1",
+            min(limit, 2000))
     finally:
         await conn.close()
+    pats = [(r["id"], orjson.loads(unpack(r["content"]))) for r in found]
     return {
         "ids": [f"{r['type']}/{r['id']}" for r in ids],
-        "patients": [r["id"] for r in pats],
-        "families": sorted({r["family"] for r in pats if r["family"]}),
-        "identifiers": [r["ident"] for r in pats if r["ident"]],
+        "patients": [id_ for id_, _ in pats],
+        "families": sorted({p["name"][0]["family"] for _, p in pats if p.get("name")}),
+        "identifiers": [p["identifier"][0]["value"] for _, p in pats if p.get("identifier")],
     }
 
 

@@ -34,6 +34,7 @@ from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import extract
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.systems import BHYT, CCCD, MA_BN
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.everything import everything
 from benhan.fhir.storage.pg.index import INDEX_TABLES, TableRows, copy_index, table_rows
 from benhan.fhir.storage.pg.search import search
@@ -218,9 +219,9 @@ async def measure(url: str, runs: int) -> None:
         rng = random.Random(11)
         pats = [r["id"] for r in await conn.fetch("SELECT id FROM resource WHERE type = 'Patient' ORDER BY random() "
                                                    "LIMIT $1", runs)]
-        idents = [orjson.loads(r["content"])["identifier"][0] for r in await conn.fetch(
+        idents = [orjson.loads(unpack(r["content"]))["identifier"][0] for r in await conn.fetch(
             "SELECT content FROM resource WHERE type = 'Patient' AND id = ANY($1::text[])", pats)]
-        families = [orjson.loads(r["content"])["name"][0]["family"] for r in await conn.fetch(
+        families = [orjson.loads(unpack(r["content"]))["name"][0]["family"] for r in await conn.fetch(
             "SELECT content FROM resource WHERE type = 'Patient' AND id = ANY($1::text[])", pats[:50])]
         print(f"\nsearches ({runs} runs each, first page of 20):")
         await compare(conn, "Observation?patient=X&category=vital-signs&_sort=-date", "Observation",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncpg
 import httpx
+import orjson
 import pytest
 
 FJ = {"content-type": "application/fhir+json"}
@@ -194,3 +196,31 @@ async def test_conditional_create_update_delete(client: httpx.AsyncClient) -> No
     dele = await client.delete("/fhir/Patient", params={"identifier": "https://benhan.vn/sid/ma-bn|BN001"})
     assert dele.status_code == 200
     assert (await client.get(f"/fhir/Patient/{first.json()['id']}")).status_code == 410
+
+
+async def test_versions_are_stored_compressed_and_plain_rows_still_read(
+    client: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
+    """storage/content.py: every version is one zstd frame in the database; a row written as plain JSON
+    (before compression existed) reads, updates and keeps its history like any other."""
+    first = (await create(client, patient(mrn="BN-ZSTD"))).json()
+    first["gender"] = "female"
+    assert (await client.put(f"/fhir/Patient/{first['id']}", json=first, headers=FJ)).status_code == 200
+    async with db.acquire() as conn:
+        current = await conn.fetchval("SELECT content FROM resource WHERE id = $1", first["id"])
+        old = await conn.fetchval("SELECT h.content FROM resource_history h JOIN resource r USING (rid) "
+                                  "WHERE r.id = $1", first["id"])
+        for stored in (current, old):
+            assert stored[:4] == b"\x28\xb5\x2f\xfd"
+            assert len(stored) < len(orjson.dumps(first))
+        legacy = orjson.dumps({**patient("Trần", "Thị Bình"), "id": "legacy-1",
+                               "meta": {"versionId": "1", "lastUpdated": "2024-01-02T03:04:05.000Z"}})
+        await conn.execute("INSERT INTO resource (type, id, version, last_updated, patient_id, content) "
+                           "VALUES ('Patient', 'legacy-1', 1, '2024-01-02T03:04:05Z', 'legacy-1', $1)", legacy)
+    read = await client.get("/fhir/Patient/legacy-1")
+    assert read.status_code == 200
+    assert read.content == legacy
+    updated = {**read.json(), "gender": "female"}
+    assert (await client.put("/fhir/Patient/legacy-1", json=updated, headers=FJ)).status_code == 200
+    assert (await client.get("/fhir/Patient/legacy-1/_history/1")).content == legacy
+    assert (await client.get("/fhir/Patient/legacy-1")).json()["gender"] == "female"

@@ -14,6 +14,7 @@ from tests.integration.search_oracle_data import condition, encounter, medicatio
 from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.systems import CCCD
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.everything import everything
 from benhan.fhir.storage.pg.reindex import reindex
 from benhan.fhir.storage.pg.search_sql import Sql
@@ -88,7 +89,8 @@ async def _plan(conn: asyncpg.Connection, rtype: str, qs: str) -> list[tuple[str
 
 async def test_hot_queries_use_indexes(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
-        ident = orjson.loads(await conn.fetchval("SELECT content FROM resource WHERE type='Patient' AND id='pat7'"))
+        stored = await conn.fetchval("SELECT content FROM resource WHERE type='Patient' AND id='pat7'")
+        ident = orjson.loads(unpack(stored))
         for rtype, qs in HOT:
             scans = await _plan(conn, rtype, qs.replace("IDENT", ident["identifier"][0]["value"]))
             seq = [rel for node, rel in scans if node == "Seq Scan"]

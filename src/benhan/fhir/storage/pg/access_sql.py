@@ -24,6 +24,7 @@ from benhan.fhir.storage.access_types import (
     Visibility,
     VisibilityRule,
 )
+from benhan.fhir.storage.content import unpack
 from benhan.kernel.db import Conn
 
 _FACTS = """
@@ -221,6 +222,6 @@ async def rebuild_facts(conn: Conn, derive: Callable[[dict[str, Any]], Derived],
         rows = await conn.fetch(
             "SELECT rid, content FROM resource WHERE type = ANY($1::text[]) AND NOT deleted ORDER BY rid", group)
         for row in rows:
-            await maintain(conn, row["rid"], derive(orjson.loads(row["content"])), None)
+            await maintain(conn, row["rid"], derive(orjson.loads(unpack(row["content"]))), None)
             done += 1
     return done

@@ -20,6 +20,7 @@ import orjson
 from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import extract
 from benhan.fhir.storage.access_types import Derived
+from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg import index as index_sql
 from benhan.kernel import clock
 from benhan.kernel.clock import fhir_instant
@@ -89,7 +90,7 @@ async def write_batch(
     instant = fhir_instant(when)
     for rid, (type_, id_, res) in zip(rids, fresh, strict=True):
         stored, content = stamped(res, type_, id_, instant)
-        rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), content))
+        rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), pack(content, type_)))
         _index_rows(rid, type_, stored, tables, texts)
         if derive is not None:
             facts.append((rid, derive(stored)))

@@ -14,6 +14,7 @@ import asyncpg
 
 from benhan.fhir.search.result import Row, SearchResult
 from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT
+from benhan.fhir.storage.content import unpack
 from benhan.kernel.db import Conn, custom_plans
 
 __all__ = ["everything"]
@@ -22,7 +23,7 @@ _COLS = "r.rid, r.type, r.id, r.version, r.last_updated, r.content"
 
 
 def _row(r: asyncpg.Record) -> Row:
-    return (r["type"], r["id"], r["version"], r["last_updated"], bytes(r["content"]))
+    return (r["type"], r["id"], r["version"], r["last_updated"], unpack(r["content"]))
 
 
 @custom_plans

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from benhan.fhir.storage.access_types import AuditInfo, AuditRecord, Decision, Derived, Target
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg import access_sql, rows
 from benhan.fhir.storage.pg.audit import AuditLog, append
 from benhan.fhir.storage.protocol import AccessPolicy, JsonObj
@@ -67,7 +68,7 @@ class Guard:
         target = access_sql.target_from(row, type_, id_, row["patient_id"])
         if action in WRITE_ACTIONS and row["patient_id"] is None and type_ in OWNED_TYPES and row["content"]:
             # Whose is it now (a write may not take another facility's bed or department over)?
-            owner = await access_sql.owner_facility(conn, self.access.derive(orjson_loads(row["content"])).owners)
+            owner = await access_sql.owner_facility(conn, self.access.derive(stored_json(row["content"])).owners)
             target = replace(target, owner_facility=owner)
         decision = self.access.decide(ctx, action, target)
         if not decision.allowed:
@@ -87,7 +88,7 @@ class Guard:
         """vread: decide on the patient of that version; returns the break-the-glass flag."""
         if self.access is None or ctx.is_system:
             return False
-        patient = _patient_of(orjson_loads(row["content"])) if row["content"] else None
+        patient = _patient_of(stored_json(row["content"])) if row["content"] else None
         facts = await access_sql.fetch_patient_facts(conn, patient, None) if patient else None
         decision = self.access.decide(ctx, "vread", access_sql.target_from(facts, type_, id_, patient))
         if not decision.allowed:
@@ -200,8 +201,9 @@ class Guard:
             self.pending = []
 
 
-def orjson_loads(content: bytes) -> JsonObj:
+def stored_json(content: bytes) -> JsonObj:
+    """The resource held in a stored ``content`` value (storage/content.py)."""
     import orjson
 
-    data: JsonObj = orjson.loads(content)
+    data: JsonObj = orjson.loads(unpack(content))
     return data

@@ -20,6 +20,7 @@ import orjson
 from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import IndexRows, extract
 from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
 from benhan.fhir.storage.protocol import JsonObj
 from benhan.kernel.db import Conn
@@ -153,7 +154,8 @@ async def supersede(
 ) -> None:
     """A new current version of ``rid`` (the old one moves to history) with its index rows, and ``audit``
     records if given: one round trip."""
-    args = [rid, *_arguments(extract(resource_type, resource)), version, when, False, patient_id, content]
+    args = [rid, *_arguments(extract(resource_type, resource)), version, when, False, patient_id,
+            pack(content, resource_type)]
     if audit is None:
         await conn.execute(_SUPERSEDE_SQL, *args)
     else:
@@ -278,7 +280,7 @@ async def insert_new(
     single create outside a transaction block) the origin fact and the audit records go in the same
     statement, which PostgreSQL commits atomically on its own."""
     args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
-                       [r.content for r in new], when]
+                       [pack(r.content, r.type) for r in new], when]
     for g in range(len(_LAYOUT)):
         group = [(pos, *row) for pos, r in enumerate(new, 1) for row in _groups(r.rows)[g]]
         args.extend(_columns(group, len(_LAYOUT[g][2]) + 1))

@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from benhan.fhir.search.extract import extract
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.index import INDEX_TABLES, TableRows, copy_index, table_rows
 from benhan.kernel import clock
 from benhan.kernel.db import Conn
@@ -82,7 +83,7 @@ async def _catch_up(conn: Conn, since: Any) -> None:
     rids = [r["rid"] for r in found]
     for table in INDEX_TABLES:
         await conn.execute(f"DELETE FROM {table}{_NEW} WHERE rid = ANY($1::int8[])", rids)
-    live = [(r["rid"], r["type"], bytes(r["content"])) for r in found if not r["deleted"]]
+    live = [(r["rid"], r["type"], unpack(r["content"])) for r in found if not r["deleted"]]
     await copy_index(conn, extract_batch(live), _NEW)
 
 
@@ -121,7 +122,7 @@ async def _fill(pool: asyncpg.Pool, progress: Progress, total: int, batch_size: 
                     last, batch_size)
                 if found:
                     last = found[-1]["rid"]
-                    batch = [(r["rid"], r["type"], bytes(r["content"])) for r in found]
+                    batch = [(r["rid"], r["type"], unpack(r["content"])) for r in found]
                     future: asyncio.Future[TableRows]
                     if executor is None:
                         future = loop.create_future()

@@ -16,6 +16,7 @@ import orjson
 from benhan.fhir.search.query import SearchQuery
 from benhan.fhir.search.result import SearchResult
 from benhan.fhir.storage.access_types import AuditInfo
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.fhirpath_patch import apply_fhirpath_patch
 from benhan.fhir.storage.pg import audit_events, rows
 from benhan.fhir.storage.pg import history as history_sql
@@ -155,7 +156,7 @@ class PgRepository(ExportReads):
             await self._guard.record(ctx, AuditInfo(
                 "search", type=related[i - 1].type if i else type_, query=audit_query(type_, query, related, i),
                 returned=tuple(f"{r['type']}/{r['id']}" for r in found)))
-        return [[orjson.loads(r["content"]) for r in found] for found in arms]
+        return [[orjson.loads(unpack(r["content"])) for r in found] for found in arms]
 
     # -- writes -----------------------------------------------------------------------------------
     async def create(
@@ -239,7 +240,7 @@ class PgRepository(ExportReads):
             if current["deleted"]:
                 raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} was deleted")
             apply = apply_fhirpath_patch if content_type == "fhirpath-patch" else apply_json_patch
-            patched = apply(orjson.loads(current["content"]), patch)
+            patched = apply(orjson.loads(unpack(current["content"])), patch)
             if patched.get("resourceType") != type_ or patched.get("id") != id_:
                 raise BenhanError(ErrorCode.PATCH_FAILED, "A patch may not change resourceType or id")
             self._check(patched, ErrorCode.PATCH_RESULT_INVALID)

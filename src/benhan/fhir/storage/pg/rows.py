@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.protocol import StoredResource
 from benhan.kernel.db import Conn
 
@@ -14,7 +15,7 @@ CURRENT_COLS = "type, id, version, last_updated, deleted, content"
 def to_stored(row: asyncpg.Record) -> StoredResource:
     return StoredResource(
         type=row["type"], id=row["id"], version=row["version"], last_updated=row["last_updated"],
-        deleted=row["deleted"], content=bytes(row["content"]),
+        deleted=row["deleted"], content=unpack(row["content"]),
     )
 
 

@@ -21,6 +21,7 @@ from benhan.fhir.search import registry
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.query import Include, SearchQuery, SortKey
 from benhan.fhir.search.result import Row, SearchResult
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.search_sql import Sql
 from benhan.kernel.db import Conn, custom_plans
 from benhan.kernel.errors import BenhanError, ErrorCode
@@ -157,7 +158,7 @@ async def search(
 
 
 def _row(r: asyncpg.Record) -> Row:
-    return (r["type"], r["id"], r["version"], r["last_updated"], bytes(r["content"]))
+    return (r["type"], r["id"], r["version"], r["last_updated"], unpack(r["content"]))
 
 
 async def _total(

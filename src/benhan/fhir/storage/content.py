@@ -1,0 +1,84 @@
+"""The stored form of a resource's JSON: the ``content`` column of ``resource`` and ``resource_history``.
+
+Resources are small (about 1 kB) and alike: the same code systems, tags, reference prefixes and element
+names in every one.  PostgreSQL compresses a value only when its row passes ~2 kB (TOAST_TUPLE_THRESHOLD),
+so it stores nearly every resource as written, and that JSON was half of the database.  Each resource is
+therefore compressed on its own with zstd (RFC 8878) against a shared dictionary (RFC 8878 §5) trained on
+resources (``tools/train_content_dict.py``); one resource still reads without touching any other.
+
+A stored value is one of:
+
+- the JSON itself, first byte ``{``: rows written before compression existed, deleted markers (empty),
+  and the types whose search reads the JSON in SQL (:data:`PLAIN_TYPES`);
+- one zstd frame whose header names its dictionary (``Dictionary_ID``, RFC 8878 §3.1.1.1.3).
+
+Dictionaries ship under ``dicts/`` as ``<id>.zdict`` and never change once released: a better one takes a
+new id (:data:`CURRENT`) and every older one stays, to read the rows written with it.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from importlib import resources
+
+import zstandard
+
+__all__ = ["CURRENT", "PLAIN_TYPES", "pack", "unpack"]
+
+#: the dictionary new rows are written with
+CURRENT = 1
+#: MolecularSequence's N-part composites are checked by an SQL/JSON path over the stored JSON
+#: (search/composite.py), so its rows stay plain JSON
+PLAIN_TYPES = frozenset({"MolecularSequence"})
+_LEVEL = 3  # zstd's default; higher levels gain ~3 % on 1 kB documents at twice the time
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_local = threading.local()  # zstandard (de)compressor objects are not safe to share between threads
+
+
+@cache
+def _dictionary(dict_id: int) -> zstandard.ZstdCompressionDict:
+    data = resources.files("benhan.fhir.storage").joinpath("dicts", f"{dict_id}.zdict").read_bytes()
+    return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+    if found is None:
+        found = zstandard.ZstdCompressor(
+            level=_LEVEL, dict_data=_dictionary(CURRENT), write_checksum=False, write_content_size=True,
+            write_dict_id=True,
+        )
+        _local.compressor = found
+    return found
+
+
+def _decompressor(dict_id: int) -> zstandard.ZstdDecompressor:
+    table: dict[int, zstandard.ZstdDecompressor] | None = getattr(_local, "decompressors", None)
+    if table is None:
+        table = _local.decompressors = {}
+    found = table.get(dict_id)
+    if found is None:
+        found = table[dict_id] = zstandard.ZstdDecompressor(dict_data=_dictionary(dict_id))
+    return found
+
+
+def pack(json_bytes: bytes, type_: str) -> bytes:
+    """The stored form of version JSON ``json_bytes`` of a ``type_`` resource."""
+    if not json_bytes or type_ in PLAIN_TYPES:
+        return json_bytes
+    return _compressor().compress(json_bytes)
+
+
+def unpack(stored: bytes | memoryview) -> bytes:
+    """The JSON bytes of a stored value (either form); raises ``ValueError`` for anything else."""
+    data = bytes(stored)
+    if not data or data[:1] == b"{":
+        return data
+    if data[:4] != _ZSTD_MAGIC:
+        raise ValueError("stored resource content is neither JSON nor a zstd frame")
+    dict_id = zstandard.get_frame_parameters(data).dict_id
+    try:
+        return _decompressor(dict_id).decompress(data)
+    except (FileNotFoundError, zstandard.ZstdError) as exc:
+        raise ValueError(f"stored resource content cannot be read (dictionary {dict_id}): {exc}") from exc
