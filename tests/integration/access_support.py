@@ -14,6 +14,7 @@ import pyotp
 from benhan.access import identity as ident
 from benhan.access import org
 from benhan.access.roles import Grant, practitioner_role
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel import clock
@@ -113,11 +114,14 @@ async def session_client(app: object, username: str, **kw: Any) -> tuple[httpx.A
     return c, await sign_in(c, username, **kw)
 
 
-async def audit_rows(pool: asyncpg.Pool, **where: Any) -> list[asyncpg.Record]:
+async def audit_rows(pool: asyncpg.Pool, **where: Any) -> list[dict[str, Any]]:
+    """The audit log's rows matching ``where``, oldest first, with ``content`` as the AuditEvent's JSON bytes
+    (``stored``: the bytes as stored and hashed, storage/content.py)."""
     clauses = " AND ".join(f"{k} = ${i + 1}" for i, k in enumerate(where)) or "true"
     async with pool.acquire() as conn:
-        return await conn.fetch(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY recorded, chain, seq",
+        rows = await conn.fetch(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY recorded, chain, seq",
                                 *where.values())
+    return [{**row, "content": unpack(row["content"]), "stored": bytes(row["content"])} for row in rows]
 
 
 def patient(name: str = "Nguyễn Văn An") -> dict[str, Any]:

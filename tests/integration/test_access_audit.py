@@ -13,6 +13,7 @@ import pytest
 from tests.integration.access_support import FJ, audit_rows, observation, patient
 from typer.testing import CliRunner
 
+from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg.audit import verify
 
 
@@ -111,7 +112,8 @@ async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: as
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
             await conn.execute("DELETE FROM audit_log WHERE chain = $1", target["chain"])
         # An attacker with superuser rights switches the triggers off and rewrites history.
-        forged = target["content"].replace(pid.encode(), b"someone-else")
+        forged = pack(target["content"].replace(pid.encode(), b"someone-else"), "AuditEvent")
+        assert forged != target["stored"]
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
@@ -123,7 +125,7 @@ async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: as
         async with conn.transaction():
             await conn.execute("SET LOCAL session_replication_role = replica")
             await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
-                               target["chain"], target["seq"], target["content"])
+                               target["chain"], target["seq"], target["stored"])
         assert (await verify(conn)).ok
 
 

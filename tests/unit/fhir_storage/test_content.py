@@ -25,7 +25,7 @@ OBSERVATION = orjson.dumps({
 def test_round_trip_is_exact_and_smaller() -> None:
     stored = pack(OBSERVATION, "Observation")
     assert stored[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame (RFC 8878 §3.1.1)
-    assert zstandard.get_frame_parameters(stored).dict_id == content.CURRENT
+    assert zstandard.get_frame_parameters(stored).dict_id == content.RESOURCES
     assert len(stored) < len(OBSERVATION) / 2
     assert unpack(stored) == OBSERVATION
     assert unpack(memoryview(stored)) == OBSERVATION
@@ -52,3 +52,19 @@ def test_unknown_bytes_and_unknown_dictionaries_are_refused() -> None:
     ).compress(OBSERVATION)
     with pytest.raises(ValueError, match="dictionary 999999"):
         unpack(foreign)
+
+
+def test_audit_events_have_their_own_dictionary() -> None:
+    event = orjson.dumps({
+        "resourceType": "AuditEvent", "action": "R", "outcome": "0", "recorded": "2026-11-26T01:00:00.000Z",
+        "type": {"code": "rest", "system": "http://terminology.hl7.org/CodeSystem/audit-event-type"},
+        "subtype": [{"code": "read", "display": "read", "system": "http://hl7.org/fhir/restful-interaction"}],
+        "agent": [{"requestor": True, "who": {"reference": "Practitioner/bs-1", "display": "bs.lan"},
+                   "type": {"coding": [{"code": "IRCP",
+                                        "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"}]}}],
+        "source": {"observer": {"display": "benhan"}},
+    })
+    stored = pack(event, "AuditEvent")
+    assert zstandard.get_frame_parameters(stored).dict_id == content.AUDIT
+    assert len(stored) < len(event) / 3
+    assert unpack(stored) == event

@@ -1,4 +1,5 @@
-"""The stored form of a resource's JSON: the ``content`` column of ``resource`` and ``resource_history``.
+"""The stored form of a resource's JSON: the ``content`` column of ``resource``, ``resource_history`` and
+``audit_log``.
 
 Resources are small (about 1 kB) and alike: the same code systems, tags, reference prefixes and element
 names in every one.  PostgreSQL compresses a value only when its row passes ~2 kB (TOAST_TUPLE_THRESHOLD),
@@ -13,7 +14,9 @@ A stored value is one of:
 - one zstd frame whose header names its dictionary (``Dictionary_ID``, RFC 8878 §3.1.1.1.3).
 
 Dictionaries ship under ``dicts/`` as ``<id>.zdict`` and never change once released: a better one takes a
-new id (:data:`CURRENT`) and every older one stays, to read the rows written with it.
+new id (:data:`RESOURCES`, :data:`AUDIT`) and every older one stays, to read the rows written with it.
+AuditEvents (the audit log) have a dictionary of their own: trained together with resources, one dictionary
+compresses them 2.7x instead of 11x.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from importlib import resources
 
 import zstandard
 
-__all__ = ["CURRENT", "PLAIN_TYPES", "pack", "unpack"]
+__all__ = ["AUDIT", "PLAIN_TYPES", "RESOURCES", "pack", "unpack"]
 
-#: the dictionary new rows are written with
-CURRENT = 1
+#: the dictionaries new rows are written with: resources, and the audit log's AuditEvents
+RESOURCES = 1
+AUDIT = 2
 #: MolecularSequence's N-part composites are checked by an SQL/JSON path over the stored JSON
 #: (search/composite.py), so its rows stay plain JSON
 PLAIN_TYPES = frozenset({"MolecularSequence"})
@@ -42,14 +46,16 @@ def _dictionary(dict_id: int) -> zstandard.ZstdCompressionDict:
     return zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
 
 
-def _compressor() -> zstandard.ZstdCompressor:
-    found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+def _compressor(dict_id: int) -> zstandard.ZstdCompressor:
+    table: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
+    if table is None:
+        table = _local.compressors = {}
+    found = table.get(dict_id)
     if found is None:
-        found = zstandard.ZstdCompressor(
-            level=_LEVEL, dict_data=_dictionary(CURRENT), write_checksum=False, write_content_size=True,
+        found = table[dict_id] = zstandard.ZstdCompressor(
+            level=_LEVEL, dict_data=_dictionary(dict_id), write_checksum=False, write_content_size=True,
             write_dict_id=True,
         )
-        _local.compressor = found
     return found
 
 
@@ -67,7 +73,7 @@ def pack(json_bytes: bytes, type_: str) -> bytes:
     """The stored form of version JSON ``json_bytes`` of a ``type_`` resource."""
     if not json_bytes or type_ in PLAIN_TYPES:
         return json_bytes
-    return _compressor().compress(json_bytes)
+    return _compressor(AUDIT if type_ == "AuditEvent" else RESOURCES).compress(json_bytes)
 
 
 def unpack(stored: bytes | memoryview) -> bytes:

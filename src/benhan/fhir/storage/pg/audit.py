@@ -25,6 +25,7 @@ import asyncpg
 import orjson
 
 from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.content import pack, unpack
 from benhan.kernel.db import Conn
 
 AUDIT_CHAINS = 8  # migrations/versions/0003_identity_audit.py
@@ -44,7 +45,7 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
         [r.user_name for r in records], [r.user_id for r in records], [r.client_id for r in records],
         [r.facility_id for r in records], [r.department_id for r in records], [r.patient_id for r in records],
         [r.break_glass for r in records], [" ".join(r.entity) or None for r in records],
-        [r.content for r in records],
+        [pack(r.content, "AuditEvent") for r in records],  # stored like resources (storage/content.py)
     ]
 
 
@@ -158,7 +159,7 @@ def genesis(chain: int) -> bytes:
 
 def _columns_match(row: asyncpg.Record) -> bool:
     """The query columns must say what the hashed content says (so a report cannot be misled)."""
-    event = orjson.loads(row["content"])
+    event = orjson.loads(unpack(row["content"]))
     patients = [e["what"]["reference"][8:] for e in event.get("entity", [])
                 if e.get("role", {}).get("code") == "1" and "what" in e]
     glass = any(c.get("code") == "BTG" for p in event.get("purposeOfEvent", []) for c in p.get("coding", []))

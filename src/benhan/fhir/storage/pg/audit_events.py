@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from benhan.fhir.storage.access_types import LEVEL_DEPARTMENT, LEVEL_PROVINCE, AuditInfo
+from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.guard import Guard
 from benhan.fhir.storage.protocol import AuditQuery, JsonObj
 from benhan.kernel.clock import fhir_instant
@@ -33,7 +34,7 @@ def event_id(chain: int, seq: int) -> str:
 
 
 def to_resource(row: asyncpg.Record) -> JsonObj:
-    event: JsonObj = orjson.loads(row["content"])
+    event: JsonObj = orjson.loads(unpack(row["content"]))
     event["id"] = event_id(row["chain"], row["seq"])
     event["meta"] = {"versionId": "1", "lastUpdated": fhir_instant(row["recorded"])}
     return event

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 
 from benhan.fhir.storage.admin_types import AuditFilter, AuditRow
+from benhan.fhir.storage.content import unpack
 from benhan.kernel.db import Conn
 
 _COLS = ("chain, seq, recorded, action, outcome, user_name, user_id, client_id, facility_id, department_id,"
@@ -19,7 +20,7 @@ def _row(r: asyncpg.Record) -> AuditRow:
         chain=r["chain"], seq=r["seq"], recorded=r["recorded"], action=r["action"], outcome=r["outcome"],
         user_name=r["user_name"], user_id=r["user_id"], client_id=r["client_id"], facility_id=r["facility_id"],
         department_id=r["department_id"], patient_id=r["patient_id"], break_glass=r["break_glass"],
-        entity=tuple(r["entity"]), content=bytes(r["content"]),
+        entity=tuple(r["entity"]), content=unpack(r["content"]),
     )
 
 
