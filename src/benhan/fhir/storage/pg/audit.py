@@ -64,7 +64,7 @@ class AuditLog:
     dedicated pool (so a saturated request pool can never starve the audit) and append to their own chain.
     One flusher is the default: the records that arrive during a commit go together in the next one, and
     bigger batches cost PostgreSQL less per record (reads at 32 clients over HTTP: audit cost 30 % with two
-    flushers, 22 % with one, 14-19 % when the flusher also yields once before taking its batch)."""
+    flushers, 22 % with one, ~19 % when the flusher also yields once before taking its batch)."""
 
     def __init__(self, pool: asyncpg.Pool, flushers: int = 1, *, wait: bool = True, interval: float = 0.1) -> None:
         self.pool = pool
