@@ -169,6 +169,14 @@ class Recording:
         self.sent.append((sql, args))
         return await self.conn.fetchval(sql, *args)
 
+    async def execute(self, sql: str, *args: Any) -> str:
+        # the SET LOCAL of kernel.db.custom_plans: the raw run gets the same plans
+        self.sent.append((sql, args))
+        return await self.conn.execute(sql, *args)
+
+    def transaction(self) -> Any:
+        return self.conn.transaction()
+
 
 def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
@@ -198,8 +206,9 @@ async def compare(conn: asyncpg.Connection, label: str, rtype: str, queries: lis
         sent = list(rec.sent)
 
         async def direct(sent: list[tuple[str, tuple[Any, ...]]] = sent) -> None:
-            for sql, args in sent:
-                await conn.fetch(sql, *args)
+            async with conn.transaction():  # as benhan sent them (custom_plans: SET LOCAL)
+                for sql, args in sent:
+                    await conn.fetch(sql, *args)
 
         raw += await timed(direct, 1)
     _report(label, ours, raw, limit)
@@ -259,8 +268,9 @@ async def _everything(conn: asyncpg.Connection, runs: int) -> None:
         sent = list(rec.sent)
 
         async def direct(sent: list[tuple[str, tuple[Any, ...]]] = sent) -> None:
-            for sql, args in sent:
-                await conn.fetch(sql, *args)
+            async with conn.transaction():  # as benhan sent them (custom_plans: SET LOCAL)
+                for sql, args in sent:
+                    await conn.fetch(sql, *args)
 
         raw += await timed(direct, 1)
     sizes = [r["n"] for r in big]

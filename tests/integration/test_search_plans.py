@@ -119,3 +119,33 @@ async def test_everything_returns_the_compartment_and_pages(seeded: asyncpg.Pool
         only = await everything(conn, "pat7", None, None, None, ["Condition"], 100, 0)
         assert {m[0] for m in only.matches} == {"Condition"}
         assert len(only.matches) == 3
+
+
+async def test_planner_knows_which_values_go_with_which_parameter(db: asyncpg.Pool) -> None:
+    """Migration 0008: a family name frequent among Patient.name rows but rare among all strings is
+    estimated near its real count (the plan then hashes the matches instead of a row-by-row loop)."""
+    rng = random.Random(8)
+    name, other = 11, 22
+    rows = [(i, name, "nguyen " + rng.choice("abcdefgh")) for i in range(2000)]
+    rows += [(i, name, f"{rng.choice(['tran', 'le', 'pham', 'vo'])} {i}") for i in range(2000, 3000)]
+    rows += [(i, other, f"{i:06d} {rng.random()}") for i in range(3000, 60_000)]
+    async with db.acquire() as conn:
+        await conn.copy_records_to_table("sp_string", records=rows, columns=["rid", "param", "value"])
+        await conn.execute("ANALYZE sp_string")
+        plan = orjson.loads(await conn.fetchval(
+            "EXPLAIN (FORMAT JSON) SELECT rid FROM sp_string WHERE param = $1 AND value >= $2 AND value < $3",
+            name, "nguyen", "nguyen~"))
+    estimate = plan[0]["Plan"]["Plan Rows"]
+    assert 700 <= estimate <= 6000, estimate  # actual 2,000; about 100 without the extended statistics
+
+
+async def test_reindex_keeps_statistics_and_table_settings(seeded: asyncpg.Pool) -> None:
+    """`benhan reindex` (run by the fixture) swaps in new index tables: they keep migration 0008's extended
+    statistics (names and targets) and 0004's autovacuum settings."""
+    async with seeded.acquire() as conn:
+        stats = {r["stxname"]: r["stxstattarget"] for r in await conn.fetch(
+            "SELECT stxname, stxstattarget FROM pg_statistic_ext WHERE stxname LIKE 'sp_%'")}
+        options = await conn.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'sp_token'::regclass")
+    assert set(stats) == {"sp_string_param_value", "sp_token_param_code"}
+    assert stats["sp_string_param_value"] == 1000
+    assert "autovacuum_analyze_scale_factor=0.01" in options

@@ -40,10 +40,36 @@ def extract_batch(batch: Sequence[tuple[int, str, bytes]]) -> TableRows:
 
 
 async def _create_shadows(conn: Conn) -> None:
+    """Empty copies of the index tables with what the migrations gave them besides indexes: defaults,
+    extended statistics (0008) and storage parameters (0004's autovacuum settings; LIKE copies none)."""
     for table in INDEX_TABLES:
         await conn.execute(f"DROP TABLE IF EXISTS {table}{_NEW}")
-        like = "INCLUDING ALL" if table == "sp_text" else "INCLUDING DEFAULTS"
+        like = "INCLUDING ALL" if table == "sp_text" else "INCLUDING DEFAULTS INCLUDING STATISTICS"
         await conn.execute(f"CREATE UNLOGGED TABLE {table}{_NEW} (LIKE {table} {like})")
+        options = await conn.fetchval("SELECT reloptions FROM pg_class WHERE oid = $1::regclass", table)
+        if options:
+            await conn.execute(f"ALTER TABLE {table}{_NEW} SET ({', '.join(options)})")
+
+
+async def _statistics(conn: Conn) -> list[tuple[str, str, str, int | None]]:
+    """(table, name, column numbers, target) of the extended statistics on the live index tables."""
+    rows = await conn.fetch(
+        "SELECT c.relname, s.stxname, s.stxkeys::text AS keys, s.stxstattarget FROM pg_statistic_ext s "
+        "JOIN pg_class c ON c.oid = s.stxrelid WHERE c.relname = ANY($1::text[]) "
+        "AND c.relnamespace = current_schema()::regnamespace", list(INDEX_TABLES))
+    return [(r["relname"], r["stxname"], r["keys"], r["stxstattarget"]) for r in rows]
+
+
+async def _restore_statistics(conn: Conn, stats: list[tuple[str, str, str, int | None]]) -> None:
+    """After the swap: the copied statistics objects get their old names and targets back."""
+    for table, name, keys, target in stats:
+        copied = await conn.fetchval(
+            "SELECT s.stxname FROM pg_statistic_ext s WHERE s.stxrelid = $1::regclass AND s.stxkeys::text = $2",
+            table, keys)
+        if copied is not None and copied != name:
+            await conn.execute(f'ALTER STATISTICS "{copied}" RENAME TO "{name}"')
+        if target is not None and target >= 0:
+            await conn.execute(f'ALTER STATISTICS "{name}" SET STATISTICS {int(target)}')
 
 
 async def _index_definitions(conn: Conn) -> list[tuple[str, str, str]]:
@@ -95,9 +121,11 @@ async def _swap(conn: Conn, defs: list[tuple[str, str, str]], since: Any) -> Non
     async with conn.transaction():
         await conn.execute(f"LOCK TABLE {', '.join(INDEX_TABLES)} IN EXCLUSIVE MODE")
         await _catch_up(conn, since)
+        stats = await _statistics(conn)
         for table in INDEX_TABLES:
             await conn.execute(f"DROP TABLE {table}")
             await conn.execute(f"ALTER TABLE {table}{_NEW} RENAME TO {table}")
+        await _restore_statistics(conn, stats)
         await conn.execute(f"ALTER TABLE sp_text RENAME CONSTRAINT sp_text{_NEW}_pkey TO sp_text_pkey")
         for _table, name, _ddl in defs:
             await conn.execute(f"ALTER INDEX {name}{_NEW} RENAME TO {name}")
