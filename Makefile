@@ -14,7 +14,7 @@ EXTERNAL_DB ?= $(TEST_DATABASE_URL)
 help:
 	@echo "make demo   install everything, load the demo province and serve http://127.0.0.1:8000"
 	@echo "make test   run every check and test (lint, types, layers, unit, integration, e2e)"
-	@echo "make bench  quick benchmark (~4 min); make bench-full: 10,000 patients (~55 min)"
+	@echo "make bench  quick benchmark (~3 min); make bench-full: 10,000 patients (~35 min)"
 
 $(UV):
 	$(PYTHON) -m venv .venv-uv

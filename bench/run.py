@@ -1,4 +1,4 @@
-"""Run the suite: ``python -m bench.run --quick`` (~4 min; issue 8 asks ~3), ``--full`` (10,000 patients),
+"""Run the suite: ``python -m bench.run --quick`` (~3 min), ``--full`` (10,000 patients, ~35 min),
 ``--smoke`` (CI).
 
 Order: machine facts → fresh PostgreSQL → preload patients through the API → choose server and worker
@@ -84,9 +84,10 @@ WORKERS = (1, 2, 3, 4)
 MODES = {
     "smoke": Mode("smoke", (1, 8), (8,), 1.0, 0.3, 3, (("uvicorn", 2),), 0.0, (8,), 1.0, 0.7, thresholds=False,
                    max_searches=2, raw_levels=(8,), screen_data=(6, 2, 20, 300)),
-    # ~4 minutes (issue 8 asks ~3): two server candidates (uvicorn with 1 and 2 workers: one of them won every
-    # quick run but one, where ×4 won by a margin within noise), the levels the targets are stated at (1, 8, 32;
-    # creates 8–32), the screens at 1 and 8 clients; the full run keeps every candidate, level and duration.
+    # ~3 minutes (185 s; 255 s on a slower machine): two server candidates (uvicorn with 1 and 2 workers: one
+    # of them won every quick run but one, where ×4 won by a margin within noise), the levels the targets are
+    # stated at (1, 8, 32; creates 8–32), the screens at 1 and 8 clients; the full run keeps every candidate,
+    # level and duration.
     "quick": Mode("quick", (1, 8, 32), (8, 16, 32), 2.0, 0.5, 40,
                   (("uvicorn", 1), ("uvicorn", 2)), 1.2, (8,), 1.5, 1.0, raw_levels=(1, 8, 32),
                   screen_levels=(1, 8)),
