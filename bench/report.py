@@ -51,20 +51,32 @@ def _verdict(target: str, measured: float | None, limit: float, unit: str, highe
     if measured is None:
         return {"target": target, "verdict": "N/A", "measured": "not available", "limit": limit}
     ok = measured >= limit if higher_is_better else measured <= limit
-    return {"target": target, "verdict": "PASS" if ok else "FAIL", "measured": f"{measured:,.1f} {unit}",
-            "limit": limit}
+    shown = "no request completed in the level's duration" if measured == INF else f"{measured:,.1f} {unit}"
+    return {"target": target, "verdict": "PASS" if ok else "FAIL", "measured": shown, "limit": limit}
+
+
+INF = float("inf")
+
+
+def _lat(level: dict[str, Any], q: str) -> float | None:
+    """A latency quantile of a level; a level in which no request completed is infinitely slow (its
+    quantiles read 0.0, which once passed a target)."""
+    if not level.get("latency_ms"):
+        return None
+    return level["latency_ms"].get(q) if level.get("req_per_s") else INF
 
 
 def _latency(result: Result, name: str, concurrency: int, q: str) -> float | None:
     level = at(result, name, concurrency)
-    return level["latency_ms"].get(q) if level and level["latency_ms"] else None
+    return _lat(level, q) if level else None
 
 
 def _search_group(result: Result, group: str, q: str) -> float | None:
     """The worst figure over the searches of a group at 8 clients (every query must meet the target)."""
-    values = [lv["latency_ms"][q] for name, w in result.get("workloads", {}).items()
-              if w.get("group") == group for lv in w["levels"] if lv["concurrency"] == 8 and lv["latency_ms"]]
-    return max(values) if values else None
+    values = [_lat(lv, q) for name, w in result.get("workloads", {}).items()
+              if w.get("group") == group for lv in w["levels"] if lv["concurrency"] == 8]
+    measured = [v for v in values if v is not None]
+    return max(measured) if measured else None
 
 
 def _audit_cost(result: Result, what: str = "read by id") -> float | None:
