@@ -145,7 +145,7 @@ def _consent_sql(vis: Visibility, a: _Args) -> str:
             f" ro WHERE ro.rid = r.rid AND ro.facility_id = {fac}))")
 
 
-def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
+def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args, consent: bool) -> str:
     # A rule over every type needs no type test, and one over all but a few (wildcard scopes do not reach
     # AuditEvent) names the few: a 145-element ``= ANY`` array misled the planner (the patient-scoped
     # MedicationRequest search went from 20 to 120 ms).
@@ -160,7 +160,8 @@ def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
         # SMART patient/ scope: only the launch patient's compartment (plus resources outside any compartment).
         scope = f"(r.patient_id IS NULL OR r.patient_id = {a.add(rule.patient_id)})"
         types = f"{types} AND {scope}"
-    granted = f"({_relation_sql(rule, vis, a)} AND {_consent_sql(vis, a)})"
+    relation = _relation_sql(rule, vis, a)
+    granted = f"({relation} AND {_consent_sql(vis, a)})" if consent else relation
     if vis.glass_patients == ("*",):
         granted = f"({granted} OR true)"
     elif vis.glass_patients:
@@ -168,15 +169,29 @@ def _rule_sql(rule: VisibilityRule, vis: Visibility, a: _Args) -> str:
     return f"({types} AND (r.patient_id IS NULL OR {granted}))"
 
 
-def visibility_sql(vis: Visibility, first_arg: int = 1) -> tuple[str | None, list[Any]]:
+def visibility_sql(vis: Visibility, first_arg: int = 1, consent: bool = True) -> tuple[str | None, list[Any]]:
     """A predicate over alias ``r`` (a ``resource`` or history row with ``rid, type, patient_id``) and its
-    arguments numbered from ``$first_arg``; None when nothing is restricted."""
+    arguments numbered from ``$first_arg``; None when nothing is restricted.  ``consent=False`` (only when
+    :func:`consent_applies` said so) leaves out the Consent opt-out test."""
     if vis.unrestricted:
         return None, []
     if not vis.rules:
         return "false", []
     a = _Args(first_arg)
-    return "(" + " OR ".join(_rule_sql(rule, vis, a) for rule in vis.rules) + ")", a.values
+    return "(" + " OR ".join(_rule_sql(rule, vis, a, consent) for rule in vis.rules) + ")", a.values
+
+
+async def consent_applies(conn: Conn, facility_id: str | None) -> bool:
+    """Whether any Consent opt-out could hide a resource from a viewer at ``facility_id`` (see _consent_sql).
+
+    Almost always false: then the search predicate need not name ``r.type``, ``r.rid`` or (for province-wide
+    roles) ``r.patient_id``, and a count over millions of Observations can be an index-only scan instead of
+    a visit to each row (2 s → ~0.15 s at 3.6 M Observations).  A separate statement: an opt-out committed
+    between it and the search is treated as if it had come just after the search."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM consent_block WHERE facility_id IS NULL OR facility_id = $1)",
+        facility_id or "")
+    return found
 
 
 async def visible_rids(conn: Conn, rids: list[int], vis: Visibility) -> set[int]:

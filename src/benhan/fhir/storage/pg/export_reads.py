@@ -50,10 +50,10 @@ class ExportReads:
         if since is not None:
             params.append(("_lastUpdated", f"gt{fhir_instant(since)}"))
         query = parse(type_, [*params, *([("_cursor", cursor)] if cursor else [])], strict=True)
-        access, args = self._guard.filter(ctx, "export", (type_,), only=True)
-        if patients_only:  # the Patient compartment (resource.patient_id; a Patient is in its own)
-            access = f"({access}) AND r.patient_id IS NOT NULL" if access else "r.patient_id IS NOT NULL"
         async with self.pool.acquire() as conn:
+            access, args = await self._guard.filter(conn, ctx, "export", (type_,), only=True)
+            if patients_only:  # the Patient compartment (resource.patient_id; a Patient is in its own)
+                access = f"({access}) AND r.patient_id IS NOT NULL" if access else "r.patient_id IS NOT NULL"
             result = await run_search(conn, query, access_filter=access, access_args=args)
         await self._guard.record(ctx, AuditInfo(
             "search", type=type_, query="$export:" + "&".join(f"{k}={v}" for k, v in params),

@@ -126,17 +126,28 @@ class Guard:
             info = AuditInfo(action, type=type_, id=str(resource.get("id") or "") or None, patient_id=patient)
             raise await self.refuse(ctx, info, decision)
 
-    def filter(self, ctx: RequestContext, action: str, types: tuple[str, ...] | None,
-               first_arg: int = 1, *, only: bool = False) -> tuple[str | None, list[Any]]:
+    async def filter(self, conn: Conn, ctx: RequestContext, action: str, types: tuple[str, ...] | None,
+                     first_arg: int = 1, *, only: bool = False) -> tuple[str | None, list[Any]]:
         """The SQL predicate limiting a search/history to what ``ctx`` may see (None: no limit).  It covers
         every type, not only ``types``: ``_include``, ``_revinclude`` and chains reach other types, and the same
         rules must hold there.  ``only``: a statement that reads nothing but ``types`` gets the rules of
         those types alone (rows of other types fail it).  Explicitly named types the context may not search
         are refused by :meth:`check_type` first."""
+        return self.predicate(ctx, action, types, first_arg, only=only, consent=await self.consent(conn, ctx))
+
+    async def consent(self, conn: Conn, ctx: RequestContext) -> bool:
+        """Whether Consent opt-outs can hide anything from ``ctx`` now (one small query; see access_sql)."""
+        if self.access is None or ctx.is_system:
+            return False
+        return await access_sql.consent_applies(conn, ctx.facility_id)
+
+    def predicate(self, ctx: RequestContext, action: str, types: tuple[str, ...] | None, first_arg: int = 1, *,
+                  only: bool = False, consent: bool = True) -> tuple[str | None, list[Any]]:
+        """:meth:`filter` with the answer of :meth:`consent` already known (several predicates, one query)."""
         if self.access is None or ctx.is_system:
             return None, []
         vis, _refused = self.access.visibility(ctx, action, types if only else None)
-        return access_sql.visibility_sql(vis, first_arg)
+        return access_sql.visibility_sql(vis, first_arg, consent)
 
     async def visible(self, conn: Conn, ctx: RequestContext, type_: str, rids: list[int]) -> set[int]:
         if self.access is None or ctx.is_system or not rids:

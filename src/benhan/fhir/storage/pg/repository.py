@@ -123,7 +123,7 @@ class PgRepository(ExportReads):
                 if row is None:
                     raise BenhanError(ErrorCode.NOT_FOUND, f"{query.type}/{query.id} is not known")
                 rid = row["rid"]
-            access, args = self._guard.filter(ctx, "history", (query.type,) if query.type else None)
+            access, args = await self._guard.filter(conn, ctx, "history", (query.type,) if query.type else None)
             page = await history_sql.history(conn, query, rid, access, args)
         await self._guard.record(ctx, AuditInfo(
             "history", type=query.type, id=query.id,
@@ -150,8 +150,9 @@ class PgRepository(ExportReads):
         for kind in dict.fromkeys((type_, *(r.type for r in related))):
             await self._guard.check_type(ctx, "search", kind)
         async with self._ro() as conn:
-            arms = await fetch_related(conn, type_, query, related, lambda types, first: self._guard.filter(
-                ctx, "search", types, first, only=True))
+            consent = await self._guard.consent(conn, ctx)
+            arms = await fetch_related(conn, type_, query, related, lambda types, first: self._guard.predicate(
+                ctx, "search", types, first, only=True, consent=consent))
         for i, found in enumerate(arms):  # one search record per type, as separate searches would leave
             await self._guard.record(ctx, AuditInfo(
                 "search", type=related[i - 1].type if i else type_, query=audit_query(type_, query, related, i),
@@ -402,8 +403,8 @@ class PgRepository(ExportReads):
         from benhan.fhir.storage.pg.search import search as run_search
         for type_ in query.types:
             await self._guard.check_type(ctx, "search", type_)
-        access, args = self._guard.filter(ctx, "search", query.types or None)
         async with self._ro() as conn:
+            access, args = await self._guard.filter(conn, ctx, "search", query.types or None)
             result = await run_search(conn, query, access_filter=access, access_args=args)
         returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
         await self._guard.record(ctx, AuditInfo("search", type=",".join(query.types) or None,
@@ -419,7 +420,7 @@ class PgRepository(ExportReads):
             row = await self._guard.fetch(conn, ctx, "read", "Patient", patient_id)
             if row is None or row["deleted"]:
                 raise BenhanError(ErrorCode.NOT_FOUND, f"Patient/{patient_id} is not known")
-            access, args = self._guard.filter(ctx, "search", None)
+            access, args = await self._guard.filter(conn, ctx, "search", None)
             result = await everything(
                 conn, patient_id, request.start, request.end, request.since,
                 list(request.types) if request.types else None, request.count, request.offset,
