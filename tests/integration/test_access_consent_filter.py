@@ -8,8 +8,8 @@ import pytest
 
 from benhan.access import AccessControl, load_config
 from benhan.fhir.search.parse import parse
-from benhan.fhir.storage.pg.search_sql import Sql
 from benhan.fhir.storage.pg.guard import Guard
+from benhan.fhir.storage.pg.search_sql import Sql
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 
