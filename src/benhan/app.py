@@ -25,7 +25,7 @@ from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.protocol import Repository
 from benhan.kernel import heap
 from benhan.kernel.context import RequestContext
-from benhan.kernel.db import create_pool, ensure_database, start_embedded
+from benhan.kernel.db import create_pool, ensure_database, set_search_timeout, start_embedded
 from benhan.kernel.logging import configure_logging
 from benhan.settings import Settings, get_settings
 from benhan.terminology import icd10, loinc
@@ -61,6 +61,7 @@ async def readyz(request: Request) -> Response:
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> Starlette:
     settings = settings or get_settings()
     configure_logging(settings.effective_log_format, settings.log_level)
+    set_search_timeout(settings.search_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

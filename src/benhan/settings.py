@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     #: docs/security.md).  Keep it stable: the same patient gets the same pseudonym in every export while
     #: it is unchanged; changing it unlinks new exports from old ones.  Refused at its default in production.
     pseudonym_key: str = DEFAULT_PSEUDONYM_KEY
+    #: seconds one search statement may run (``statement_timeout`` of searches, $everything, conditional
+    #: matches); a longer one is cancelled in PostgreSQL and answered 503 BH-5003 — so an abandoned count over
+    #: millions of rows cannot hold a core for minutes.  0: no limit.
+    search_timeout: float = Field(default=30.0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

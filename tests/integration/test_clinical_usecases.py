@@ -155,3 +155,22 @@ async def test_queue_numbers_are_unique_when_drawn_at_once(repo: PgRepository) -
     assert sorted(v.queue_number for v in visits) == [1, 2, 3, 4, 5, 6]
     emergency = await adt.open_visit(repo, CTX, pid, kind="emergency", room_id=room["id"])
     assert emergency.queue_number is None
+
+
+async def test_chart_trend_is_the_current_stay_or_else_the_last_week(repo: PgRepository) -> None:
+    """An inpatient's trend is of the stay (a few hundred Observations even for a long record); without a
+    current stay, of the last 7 days' visits."""
+    icu, _med, opd = await _setup(repo)
+    form, _ = registration.form_from_qr(QR, today=date(2025, 1, 1))
+    pid = await registration.register_patient(repo, CTX, form)
+    room = next(iter(await facility.department_locations(repo, CTX, opd.id)))
+    visit = await adt.open_visit(repo, CTX, pid, kind="emergency", room_id=room["id"])
+    calm = {"pulse": 70, "systolic": 120, "diastolic": 80, "temperature": 37, "respiration": 16, "spo2": 98}
+    await vitals.record_vitals(repo, CTX, visit.encounter_id, vitals.VitalsInput(calm))
+    await adt.discharge(repo, CTX, visit.encounter_id, discharge_type="recovered")
+    beds = await facility.bed_map(repo, CTX, icu.id)
+    stay = await adt.admit(repo, CTX, pid, department_id=icu.id, bed_id=beds[0].id)
+    await vitals.record_vitals(repo, CTX, stay, vitals.VitalsInput({**calm, "pulse": 90}))
+    assert [v for _t, v in (await chart.patient_chart(repo, CTX, pid)).trend["pulse"]] == [90]
+    await adt.discharge(repo, CTX, stay, discharge_type="recovered")
+    assert [v for _t, v in (await chart.patient_chart(repo, CTX, pid)).trend["pulse"]] == [70, 90]

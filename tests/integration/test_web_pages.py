@@ -27,7 +27,8 @@ HX = {"HX-Request": "true"}
 
 #: Transaction control and SET LOCAL (search statements run in a short transaction that asks for custom
 #: plans, kernel.db.custom_plans) are bookkeeping, not queries: the budgets count statements that read or
-#: write data, which is what grows when a page does one query per row.
+#: write data, which is what grows when a page does one query per row.  Each search also asks once whether a
+#: Consent opt-out applies to the viewer (storage.pg.access_sql.consent_applies): board 2 searches → 4.
 BOOKKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET LOCAL")
 
 

@@ -153,13 +153,15 @@ async def patient_chart(
     encounters = await found("Encounter", [("subject", subject)])
     conditions = await found("Condition", [("subject", subject)])
     allergies = await found("AllergyIntolerance", [("patient", subject)])
-    observations = await found(
-        "Observation",
-        [("subject", subject), ("category", "vital-signs"), ("date", f"ge{fhir_time(now - TREND_WINDOW)}")],
-    )
-    notes = await found("Composition", [("subject", subject), ("type", f"http://loinc.org|{PROGRESS_NOTE_LOINC}")])
     encounters.sort(key=lambda e: str((e.get("period") or {}).get("start", "")), reverse=True)
     current = next((e for e in encounters if e.get("status") == "in-progress"), None)
+    # The trend and latest values: of the current stay when there is one (what the ward looks at, and a few
+    # hundred Observations even for a patient with 20,000 over the years), else of the last week's visits.
+    scope = ("encounter", f"Encounter/{current['id']}") if current else ("subject", subject)
+    observations = await found(
+        "Observation", [scope, ("category", "vital-signs"), ("date", f"ge{fhir_time(now - TREND_WINDOW)}")]
+    )
+    notes = await found("Composition", [("subject", subject), ("type", f"http://loinc.org|{PROGRESS_NOTE_LOINC}")])
     items = [encounter_item(e) for e in encounters]
     note_items = sorted((note_of(n) for n in notes), key=lambda n: n.date, reverse=True)
     return Chart(

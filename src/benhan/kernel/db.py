@@ -18,6 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from benhan.kernel.errors import BenhanError, ErrorCode
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DB_NAME = "benhan"
@@ -99,6 +101,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+_search_timeout_ms = 30_000
+
+
+def set_search_timeout(seconds: float) -> None:
+    """The ``statement_timeout`` of :func:`custom_plans` statements (settings.search_timeout; 0 = none)."""
+    global _search_timeout_ms
+    _search_timeout_ms = round(seconds * 1000)
+
+
 def custom_plans(
     fn: Callable[Concatenate[Conn, P], Coroutine[Any, Any, R]],
 ) -> Callable[Concatenate[Conn, P], Coroutine[Any, Any, R]]:
@@ -108,12 +119,21 @@ def custom_plans(
     parameters (one patient's vital signs vs. a whole category).  After five runs PostgreSQL may switch to a
     generic plan; measured: chart p50 111 ms generic vs 43 ms custom, board outliers of 5-8 s
     (bench/screens_time.py).  Only searches pay the replanning: a read by id keeps its cached generic plan
-    (forcing custom plans everywhere made it 85 -> 245 us).  ``SET LOCAL`` ends with the transaction."""
+    (forcing custom plans everywhere made it 85 -> 245 us).  ``SET LOCAL`` ends with the transaction.
+
+    The same statement sets the searches' ``statement_timeout`` (:func:`set_search_timeout`): PostgreSQL
+    cancels a statement that runs longer, and the caller gets ``BH-5003`` instead of waiting."""
 
     @functools.wraps(fn)
     async def wrapper(conn: Conn, /, *args: P.args, **kwargs: P.kwargs) -> R:
         async with conn.transaction():
-            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            return await fn(conn, *args, **kwargs)
+            await conn.execute(f"SET LOCAL plan_cache_mode = force_custom_plan; "
+                               f"SET LOCAL statement_timeout = {int(_search_timeout_ms)}")
+            try:
+                return await fn(conn, *args, **kwargs)
+            except asyncpg.QueryCanceledError as exc:
+                raise BenhanError(ErrorCode.SEARCH_TOO_COSTLY, f"The search ran longer than the server's limit of "
+                                  f"{_search_timeout_ms / 1000:g} s: narrow it (more parameters, a shorter "
+                                  f"date range)") from exc
 
     return wrapper
