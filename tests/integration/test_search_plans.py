@@ -108,6 +108,22 @@ async def test_uri_hierarchy_modifiers_can_use_the_uri_index(seeded: asyncpg.Poo
             assert all("Index" in node or "Bitmap" in node for node in uri_scans), f"{rtype}?{qs}: {scans}"
 
 
+def _index_names(plan: dict[str, Any]) -> set[str]:
+    return {plan.get("Index Name", ""), *(n for child in plan.get("Plans", ()) for n in _index_names(child))} - {""}
+
+
+async def test_date_upper_bound_prefixes_use_the_high_index(seeded: asyncpg.Pool) -> None:
+    """Migration 0009: ``gt``, ``ge`` and ``eb`` test the end of the range; (param, high) answers them."""
+    async with seeded.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        for qs in ("date=gt2024-06-01", "date=ge2024-06-01", "date=eb2024-06-01"):
+            query = parse("Observation", parse_query_string(qs))
+            sql = Sql(None, None)
+            where = sql.resource_where(query.types, query.tests)
+            raw = await conn.fetchval(f"EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE {where}", *sql.args)
+            assert "sp_date_high" in _index_names(orjson.loads(raw)[0]["Plan"]), qs
+
+
 async def test_everything_returns_the_compartment_and_pages(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
         page = await everything(conn, "pat7", None, None, None, None, 30, 0)
