@@ -99,3 +99,30 @@ async def test_exact_sort_keys_estimate_and_lenient_self_link(client: httpx.Asyn
     lenient = (await client.get("/fhir/Patient", params={"name": "nguyen", "colour": "blue", "_sort": "given"})).json()
     self_link = next(link["url"] for link in lenient["link"] if link["relation"] == "self")
     assert self_link == "http://testserver/fhir/Patient?name=nguyen&_sort=given"
+
+
+async def _walk(client: httpx.AsyncClient, first: str, relation: str) -> list[list[str]]:
+    pages, url = [], first
+    while url:
+        bundle = (await client.get(url)).json()
+        pages.append([e["resource"]["id"] for e in bundle.get("entry", [])])
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == relation), "")
+    return pages
+
+
+async def test_paging_across_resources_missing_the_sort_key(client: httpx.AsyncClient) -> None:
+    """Resources without the sort key come last in either direction (search.html#sort), and next/previous
+    pages walk through them without a skip or a duplicate."""
+    born = ["1990-01-01", "1980-01-01", None, "2000-01-01", None]
+    pats = [await post(client, {"resourceType": "Patient", "name": [{"family": "Lý", "given": [f"Sort{i}"]}],
+                                **({"birthDate": b} if b else {})}) for i, b in enumerate(born)]
+    for sort, order in (("birthdate", [1, 0, 3, 2, 4]), ("-birthdate", [3, 0, 1, 2, 4])):
+        expected = [pats[i] for i in order]
+        forward = await _walk(client, f"/fhir/Patient?family=ly&_sort={sort}&_count=2", "next")
+        assert [p for page in forward for p in page] == expected, sort
+        last = (await client.get(f"/fhir/Patient?family=ly&_sort={sort}&_count=2")).json()
+        for _ in range(len(forward) - 1):
+            last = (await client.get(next(x["url"] for x in last["link"] if x["relation"] == "next"))).json()
+        prev = next(x["url"] for x in last["link"] if x["relation"] == "previous")
+        backward = await _walk(client, prev, "previous")
+        assert [p for page in reversed(backward) for p in page] == expected[: -len(forward[-1])], sort

@@ -65,6 +65,17 @@ def _sort_key(sql: Sql, k: SortKey) -> _Key:
     return _Key(expr, k.descending, kind)
 
 
+def _cursor_values(row: asyncpg.Record, keys: list[_Key]) -> list[Any]:
+    """A row's values in the order of :func:`_components` (the NULLs-last flags included)."""
+    out: list[Any] = []
+    for i, k in enumerate(keys):
+        value = row[f"s{i}"]
+        if k.expr != "r.rid":
+            out.append(value is None)
+        out.append(value)
+    return out
+
+
 def _components(keys: list[_Key]) -> list[tuple[str, bool, str]]:
     """Ordering components: a NULLs-last flag before every nullable key, then the key itself."""
     out: list[tuple[str, bool, str]] = []
@@ -135,8 +146,11 @@ async def search(
         direction, values = _decode(query.cursor, comps)
         backwards = direction == "prev"
         where += " AND " + _keyset(sql, comps, values, backwards)
-    order = ", ".join(f"{e} {'DESC' if d != backwards else 'ASC'}" for e, d, _k in comps)
-    selects = ", ".join(f"{e} AS s{i}" for i, (e, _d, _k) in enumerate(comps))
+    # Each key is computed once per row: its NULLs-last flag is NULLS LAST in ORDER BY and ``value is None``
+    # in Python (computing ``(key IS NULL)`` in SQL ran the key's subquery twice per row).
+    order = ", ".join(f"{k.expr} {'DESC' if k.desc != backwards else 'ASC'} NULLS {'FIRST' if backwards else 'LAST'}"
+                      for k in keys)
+    selects = ", ".join(f"{k.expr} AS s{i}" for i, k in enumerate(keys))
     rows = await conn.fetch(
         f"SELECT {_COLS}, {selects} FROM resource r WHERE {where} ORDER BY {order} LIMIT {query.count + 1}",
         *sql.args,
@@ -145,7 +159,7 @@ async def search(
     rows = rows[: query.count]
     if backwards:
         rows.reverse()
-    page_values = [[row[f"s{i}"] for i in range(len(comps))] for row in rows]
+    page_values = [_cursor_values(row, keys) for row in rows]
     next_cursor = prev_cursor = None
     if rows and (more if not backwards else True):
         next_cursor = _encode(page_values[-1], "next")
