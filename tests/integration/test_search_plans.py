@@ -136,7 +136,8 @@ async def test_name_search_reads_the_index_rows_then_the_resources_by_key(seeded
                                       f"ORDER BY r.rid LIMIT 21", *sql.args)
             plan = orjson.loads(raw)[0]["Plan"]
             names, joins = _index_names(plan), [n for n, _ in _scans(plan) if "Join" in n or "Loop" in n]
-            assert "resource_pkey" in names and "resource_type_live" not in names, (qs, names)
+            assert "resource_pkey" in names, (qs, names)
+            assert "resource_type_live" not in names, (qs, names)
             assert not joins, f"{qs}: the index rows and the resources are joined ({joins}), not looked up by key"
 
 

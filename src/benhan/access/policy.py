@@ -138,12 +138,34 @@ def decide(ctx: RequestContext, cfg: PolicyConfig, action: str, target: Target, 
     return Decision(False, "not visible to you", 404)
 
 
+Rules = tuple[tuple[VisibilityRule, ...], tuple[str, ...], frozenset[str]]
+
+
 def visibility(
-    ctx: RequestContext, cfg: PolicyConfig, action: str, types: tuple[str, ...], now: datetime
+    ctx: RequestContext, cfg: PolicyConfig, action: str, types: tuple[str, ...], now: datetime,
+    rules: Rules | None = None,
 ) -> tuple[Visibility, tuple[str, ...]]:
-    """What ``action`` (search, history, export) may see among ``types``; also the types refused outright."""
+    """What ``action`` (search, history, export) may see among ``types``; also the types refused outright.
+    ``rules``: :func:`visibility_rules` for the same arguments, when the caller has them already."""
     if ctx.is_system:
         return Visibility(unrestricted=True), ()
+    found, refused, deidentified = visibility_rules(ctx, cfg, action, types) if rules is None else rules
+    vis = Visibility(
+        rules=found, facility_id=ctx.facility_id, department_id=ctx.department_id,
+        practitioner_id=ctx.practitioner_id, glass_patients=glass_patients(ctx, cfg, now), deidentified=deidentified,
+    )
+    return vis, refused
+
+
+def rules_key(ctx: RequestContext, action: str, types: tuple[str, ...]) -> tuple[object, ...]:
+    """Everything :func:`visibility_rules` reads from its arguments (besides the configuration)."""
+    return (ctx.user_id is None, ctx.client_id is None, bool(ctx.facility_id), ctx.roles, ctx.scopes,
+            ctx.extra.get(LAUNCH_PATIENT), action, types)
+
+
+def visibility_rules(ctx: RequestContext, cfg: PolicyConfig, action: str, types: tuple[str, ...]) -> Rules:
+    """The per-type part of :func:`visibility` (roles and scopes over every type: the costly part, the same for
+    every request of one kind of caller — see :func:`rules_key`): rules, refused types, de-identified types."""
     patient = ctx.extra.get(LAUNCH_PATIENT)
     groups: dict[tuple[int, str | None], set[str]] = {}
     refused: list[str] = []
@@ -162,12 +184,8 @@ def visibility(
         groups.setdefault((level, only), set()).add(type_)
     rules = tuple(VisibilityRule(frozenset(ts), lv, only) for (lv, only), ts in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")))
-    vis = Visibility(
-        rules=rules, facility_id=ctx.facility_id, department_id=ctx.department_id,
-        practitioner_id=ctx.practitioner_id, glass_patients=glass_patients(ctx, cfg, now),
-        deidentified=frozenset(t for r in rules for t in r.types if export and deidentified_only(ctx, cfg, t)),
-    )
-    return vis, tuple(refused)
+    deidentified = frozenset(t for r in rules for t in r.types if export and deidentified_only(ctx, cfg, t))
+    return rules, tuple(refused), deidentified
 
 
 def can_review_break_glass(ctx: RequestContext, cfg: PolicyConfig) -> bool:
@@ -179,8 +197,24 @@ def requires_totp(roles: set[str] | frozenset[str], cfg: PolicyConfig) -> bool:
 
 
 __all__ = [
-    "ALLOW", "BTG_PATIENT", "BTG_UNTIL", "LAUNCH_PATIENT", "LEVEL_ASSIGNED", "LEVEL_DEPARTMENT", "LEVEL_FACILITY",
-    "LEVEL_PROVINCE", "WRITES", "can_review_break_glass", "consent_hides", "decide", "deidentified_only",
+    "ALLOW",
+    "BTG_PATIENT",
+    "BTG_UNTIL",
+    "LAUNCH_PATIENT",
+    "LEVEL_ASSIGNED",
+    "LEVEL_DEPARTMENT",
+    "LEVEL_FACILITY",
+    "LEVEL_PROVINCE",
+    "WRITES",
+    "can_review_break_glass",
+    "consent_hides",
+    "decide",
+    "deidentified_only",
     "glass_patients",
-    "relation_level", "requires_totp", "subject_level", "visibility",
+    "relation_level",
+    "requires_totp",
+    "rules_key",
+    "subject_level",
+    "visibility",
+    "visibility_rules",
 ]

@@ -9,6 +9,7 @@ import pytest
 from benhan.access.config import default_config, load_config
 from benhan.access.policy import decide, relation_level, visibility
 from benhan.fhir.storage.access_types import LEVEL_DEPARTMENT, LEVEL_FACILITY, CareRelation, Target
+from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -172,3 +173,22 @@ def test_province_override(tmp_path: object) -> None:
     cfg = load_config(path)
     assert decide(user("doh_officer"), cfg, "read", target("Observation", "other-fac"), NOW).allowed
     assert "doctor" not in cfg.roles  # a top-level key replaces the default entirely: say everything
+
+
+def test_cached_visibility_rules_are_per_kind_of_caller() -> None:
+    """AccessControl keeps the per-type rules by policy.rules_key; what differs between callers of one kind
+    (facility, department, break-the-glass) is still read from each request."""
+    from benhan.access import AccessControl
+
+    access = AccessControl(CFG)
+    types = ("Patient", "Encounter", "Observation")
+    cases = [user("receptionist"), user("doctor"), user("receptionist"), user("doctor", facility="fac-other"),
+             user("doctor", client_id="app", scopes=frozenset({"user/Observation.rs"})),
+             user("doctor", client_id="app", scopes=frozenset({"patient/*.rs"}), extra={"patient": "p1"}),
+             user("doctor", client_id="app", scopes=frozenset({"patient/*.rs"}), extra={"patient": "p2"}),
+             user("doctor", break_glass_reason="cấp cứu", extra={"btg_until": (NOW + timedelta(hours=1)).isoformat()})]
+    for _round in range(2):  # the second round is answered from the cache
+        for ctx in cases:
+            assert access.visibility(ctx, "search", types) == visibility(ctx, CFG, "search", types, clock.now())
+            assert access.visibility(ctx, "export", types) == visibility(ctx, CFG, "export", types, clock.now())
+    assert len(access._rules) < 2 * len(cases)  # receptionists (and doctors of any facility) share their rules
