@@ -61,7 +61,8 @@ class Authenticator:
         self.audit_log = audit
         #: the public demo accounts (``benhan.demo.logins``) sign in only when the app runs in demo mode
         self.demo_logins = demo_logins
-        #: access-token hash -> (its context without the request's details, user id, remembered until)
+        #: access-token hash -> (its context without the request's details, user id, remembered until); the
+        #: context is shared by the token's requests (frozen; nothing writes to its ``extra``)
         self._tokens: dict[bytes, tuple[RequestContext, str | None, datetime]] = {}
 
     def forget_tokens(self, token_hash: bytes | None = None, user_id: str | None = None) -> None:
