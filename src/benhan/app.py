@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan, Receive, Scope, Send
 
 from benhan import __version__, migrate
 from benhan.access import AccessControl, load_config
 from benhan.admin.scope import AdminDeps
-from benhan.fhir.api import fhir_routes
+from benhan.fhir.api import FhirApi, fhir_path
 from benhan.fhir.operations.export_service import ExportService
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.audit_reports import AuditReports
@@ -30,7 +31,7 @@ from benhan.kernel.logging import configure_logging
 from benhan.settings import Settings, get_settings
 from benhan.terminology import icd10, loinc
 from benhan.terminology.catalogue import demo_drugs, demo_services
-from benhan.web.auth import AuthMiddleware, auth_routes, fhir_context
+from benhan.web.auth import AuthMiddleware, auth_routes, fhir_caller
 from benhan.web.oauth import oauth_routes
 from benhan.web.oidc import SigningKeys
 from benhan.web.routes import web_routes
@@ -58,7 +59,27 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "database": "ok", "schema": current})
 
 
-def create_app(settings: Settings | None = None, database_url: str | None = None) -> Starlette:
+class BenhanApp(Starlette):
+    """Starlette for pages, OAuth, health checks and the lifespan; /fhir goes straight to :class:`FhirApi`
+    (``benhan.fhir.api``), past Starlette's middleware, router, Request and Response (issue 2)."""
+
+    def __init__(
+        self, fhir: FhirApi, routes: Sequence[BaseRoute], lifespan: Lifespan[Starlette],
+        middleware: Sequence[Middleware],
+    ) -> None:
+        super().__init__(routes=routes, lifespan=lifespan, middleware=middleware)
+        self.fhir = fhir
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = fhir_path(scope)
+            if path is not None:
+                await self.fhir.serve(path, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> BenhanApp:
     settings = settings or get_settings()
     configure_logging(settings.effective_log_format, settings.log_level)
     set_search_timeout(settings.search_timeout)
@@ -102,27 +123,29 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             if embedded is not None:
                 embedded.stop()
 
-    def get_repo(request: Request) -> Repository:
-        repo: Repository = request.app.state.repo
+    def get_repo() -> Repository:
+        repo: Repository = app.state.repo
         return repo
 
-    def get_exports(request: Request) -> ExportService:
-        exports: ExportService = request.app.state.exports
+    def get_exports() -> ExportService:
+        exports: ExportService = app.state.exports
         return exports
 
-    async def get_ctx(request: Request) -> RequestContext:
-        # Bearer token or session cookie (resolved by AuthMiddleware); neither → 401 (BH-4001).
-        return await fhir_context(request)
+    async def get_ctx(
+        headers: dict[str, str], client: tuple[str, int] | None, method: str, path: str
+    ) -> RequestContext:
+        # Bearer token or session cookie, as AuthMiddleware resolves them for pages; neither → 401 (BH-4001).
+        return await fhir_caller(getattr(app.state, "auth", None), headers, client, method, path)
 
+    fhir = FhirApi(get_repo, get_exports, get_ctx, settings.base_url, settings.max_body_bytes)
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
-        *fhir_routes(get_repo, get_ctx, settings.base_url, settings.max_body_bytes, get_exports),
         *auth_routes(),
         *oauth_routes(),
         *web_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(AuthMiddleware)])
+    app = BenhanApp(fhir, routes=routes, lifespan=lifespan, middleware=[Middleware(AuthMiddleware)])
     app.state.settings = settings
     app.state.oidc_keys = SigningKeys()  # id_token keys, loaded from the database on first use
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import httpx
 import pytest
@@ -100,3 +102,31 @@ async def test_client_gone_before_its_body_is_not_a_server_error(app: object, db
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 400
     assert await counts(db) == (0, 0)
+
+
+async def test_unexpected_error_before_the_router_is_a_500_outcome(app: Any, client: httpx.AsyncClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # The lean /fhir path has no Starlette ServerErrorMiddleware behind it: an exception while resolving the
+    # caller (the session store failing, say) must still come back as an OperationOutcome, not a stack trace.
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("connection to 10.0.0.5 lost")
+
+    monkeypatch.setattr(app.state.auth, "from_bearer", broken)
+    resp = await client.get("/fhir/Patient/x")
+    assert resp.status_code == 500
+    assert code_of(resp) == "BH-5000"
+    assert "10.0.0.5" not in resp.text
+
+
+async def test_head_answers_the_headers_of_a_read(client: httpx.AsyncClient) -> None:
+    created = await client.post("/fhir/Patient", json={"resourceType": "Patient", "gender": "female"}, headers=FJ)
+    location = created.headers["location"].split("/fhir", 1)[1].split("/_history")[0]
+    got = await client.get(f"/fhir{location}")
+    head = await client.head(f"/fhir{location}")
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("etag", "last-modified", "content-location", "content-type", "content-length"):
+        assert head.headers[name] == got.headers[name], name
+    missing = await client.head("/fhir/Patient/does-not-exist")
+    assert missing.status_code == 404
+    assert missing.content == b""

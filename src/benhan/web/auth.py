@@ -2,7 +2,8 @@
 or a session cookie into the request context (issue 4).
 
 - ``AuthMiddleware`` resolves the caller once per request and puts the context on ``scope["benhan.ctx"]``
-  (read it with :func:`context_of`); pages and the FHIR API use the same context.
+  (read it with :func:`context_of`); the FHIR API (``benhan.fhir.api``, not behind the middleware) resolves
+  it with :func:`fhir_caller` from the same bearer token or cookie, by the same rules.
 - Cookies: ``benhan_session`` is HttpOnly, SameSite=Lax, Secure over HTTPS (always in production).
 - CSRF: unsafe requests authenticated by the cookie must send the session's token in ``X-CSRF-Token`` or a
   ``csrf_token`` form field (:func:`csrf_ok`); the login form uses a double-submit cookie.
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,9 +46,13 @@ MESSAGES = {  # (Vietnamese, English)
 }
 
 
-def _who(scope: Scope) -> RequestContext:
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    client = scope.get("client")
+def header_dict(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name (a repeated header: the last one)."""
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+def who_of(headers: Mapping[str, str], client: tuple[str, int] | None) -> RequestContext:
+    """Where a request comes from (remote address, user agent, request id): part of every audit record."""
     return RequestContext(
         remote_addr=client[0] if client else None,
         user_agent=headers.get("user-agent"),
@@ -54,19 +60,26 @@ def _who(scope: Scope) -> RequestContext:
     )
 
 
-async def resolve(auth: Authenticator, request: Request) -> Resolved | None:
-    who = _who(request.scope)
-    header = request.headers.get("authorization", "")
+def _who(scope: Scope) -> RequestContext:
+    return who_of(header_dict(scope), scope.get("client"))
+
+
+async def resolve(auth: Authenticator, headers: Mapping[str, str], who: RequestContext) -> Resolved | None:
+    """The caller named by a bearer token (first) or the session cookie, or None."""
+    header = headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return await auth.from_bearer(header[7:].strip(), who)
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie_header = headers.get("cookie")
+    cookie = cookie_parser(cookie_header).get(SESSION_COOKIE) if cookie_header else None
     if cookie:
         return await auth.from_session(cookie, who)
     return None
 
 
 class AuthMiddleware:
-    """Resolve the caller of every HTTP request (one indexed query when a token or cookie is sent)."""
+    """Resolve the caller of every HTTP request (one indexed query when a token or cookie is sent).
+
+    /fhir does not pass here: ``benhan.fhir.api`` serves it and resolves its caller with :func:`fhir_caller`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -74,7 +87,10 @@ class AuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             auth: Authenticator | None = getattr(scope["app"].state, "auth", None)
-            resolved = await resolve(auth, Request(scope)) if auth is not None else None
+            resolved = None
+            if auth is not None:
+                headers = header_dict(scope)
+                resolved = await resolve(auth, headers, who_of(headers, scope.get("client")))
             scope["benhan.auth"] = resolved
             scope["benhan.ctx"] = resolved.ctx if resolved else None
         await self.app(scope, receive, send)
@@ -91,27 +107,34 @@ def context_of(request: Request) -> RequestContext | None:
     return resolved.ctx if resolved else None
 
 
-def csrf_ok(request: Request, supplied: str | None = None) -> bool:
-    """True for bearer-token requests and for cookie requests carrying the session's CSRF token."""
-    resolved = resolved_of(request)
+def csrf_matches(resolved: Resolved | None, given: str | None) -> bool:
+    """True for bearer-token callers and for session callers that sent the session's CSRF token."""
     if resolved is None or resolved.csrf is None:
         return True
-    given = supplied or request.headers.get("x-csrf-token") or ""
-    return secrets.compare_digest(given.encode(), resolved.csrf.encode())
+    return secrets.compare_digest((given or "").encode(), resolved.csrf.encode())
 
 
-async def fhir_context(request: Request) -> RequestContext:
-    """``get_ctx`` for /fhir: 401 without credentials (except the CapabilityStatement), 403 on CSRF failure."""
-    resolved = resolved_of(request)
-    if request.path_params.get("path", "") == "metadata" and request.method in SAFE_METHODS:
-        return resolved.ctx if resolved else RequestContext()
+def csrf_ok(request: Request, supplied: str | None = None) -> bool:
+    """True for bearer-token requests and for cookie requests carrying the session's CSRF token."""
+    return csrf_matches(resolved_of(request), supplied or request.headers.get("x-csrf-token"))
+
+
+async def fhir_caller(
+    auth: Authenticator | None, headers: Mapping[str, str], client: tuple[str, int] | None, method: str, path: str
+) -> RequestContext:
+    """The caller of a /fhir request (``path`` is below ``/fhir/``): 401 without credentials (except for the
+    CapabilityStatement), 403 when a cookie-authenticated unsafe request lacks the session's CSRF token."""
+    who = who_of(headers, client)
+    resolved = await resolve(auth, headers, who) if auth is not None else None
+    if path == "metadata" and method in SAFE_METHODS:
+        return resolved.ctx if resolved else who
     if resolved is None:
         raise BenhanError(
             ErrorCode.UNAUTHENTICATED,
             "Sign in, or send a valid bearer token",
             headers={"WWW-Authenticate": 'Bearer realm="benhan", error="invalid_token"'},
         )
-    if request.method not in SAFE_METHODS and not csrf_ok(request):
+    if method not in SAFE_METHODS and not csrf_matches(resolved, headers.get("x-csrf-token")):
         raise BenhanError(ErrorCode.FORBIDDEN, "The CSRF token is missing or wrong")
     return resolved.ctx
 

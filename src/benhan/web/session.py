@@ -61,15 +61,16 @@ class Authenticator:
         self.audit_log = audit
         #: the public demo accounts (``benhan.demo.logins``) sign in only when the app runs in demo mode
         self.demo_logins = demo_logins
-        #: access-token hash -> (view, user id, remembered until)
-        self._tokens: dict[bytes, tuple[ident.TokenView, str | None, datetime]] = {}
+        #: access-token hash -> (its context without the request's details, user id, remembered until); the
+        #: context is shared by the token's requests (frozen; nothing writes to its ``extra``)
+        self._tokens: dict[bytes, tuple[RequestContext, str | None, datetime]] = {}
 
     def forget_tokens(self, token_hash: bytes | None = None, user_id: str | None = None) -> None:
         """Drop remembered token checks (after a revocation or a logout everywhere)."""
         if token_hash is None and user_id is None:
             self._tokens.clear()
             return
-        for key, (_view, uid, _until) in list(self._tokens.items()):
+        for key, (_ctx, uid, _until) in list(self._tokens.items()):
             if key == token_hash or (user_id is not None and uid == user_id):
                 del self._tokens[key]
 
@@ -186,7 +187,7 @@ class Authenticator:
         token_hash, now = ident.secret_hash(token), clock.now()
         cached = self._tokens.get(token_hash)
         if cached is not None and cached[2] > now:
-            return Resolved(_with_request(ident.token_context(cached[0]), who))
+            return Resolved(_with_request(cached[0], who))
         row = await self.store.token_by_access(token_hash)
         if row is None or row["revoked"] or row["expires"] <= now or row["disabled"]:
             self._tokens.pop(token_hash, None)
@@ -204,8 +205,9 @@ class Authenticator:
         )
         if len(self._tokens) >= TOKEN_CACHE_MAX:
             self._tokens.clear()
-        self._tokens[token_hash] = (view, row["user_id"], min(now + TOKEN_CACHE_TTL, row["expires"]))
-        return Resolved(_with_request(ident.token_context(view), who))
+        ctx = ident.token_context(view)
+        self._tokens[token_hash] = (ctx, row["user_id"], min(now + TOKEN_CACHE_TTL, row["expires"]))
+        return Resolved(_with_request(ctx, who))
 
     # -- session changes --------------------------------------------------------------------------
     async def switch(self, resolved: Resolved, facility_id: str, department_id: str | None) -> bool:
