@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -215,3 +216,47 @@ async def test_query_string_that_is_not_utf8_is_a_400() -> None:
     status, _, body, _ = await call(make_api(), scope_of("GET", "/fhir/Patient/p1", query=b"_summary=\xff"))
     assert status == 400
     assert b"BH-1008" in body
+
+
+class SlowSearch(FakeRepo):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = False
+
+    async def search(self, ctx: RequestContext, query: object) -> object:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("not cancelled")
+
+
+async def test_a_search_whose_client_left_is_cancelled() -> None:
+    repo = SlowSearch()
+    api = make_api(repo)
+    sent: list[Message] = []
+    incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> Message:
+        if incoming:
+            return incoming.pop(0)
+        await asyncio.sleep(0.05)  # the client waits a moment, then goes away
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = scope_of("GET", "/fhir/Observation", query=b"_summary=count")
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(api.serve("Observation", scope, receive, send), 5)  # type: ignore[arg-type]
+    assert repo.cancelled
+    assert asyncio.get_running_loop().time() - started < 2
+    assert sent[0]["status"] == 400
+
+
+async def test_a_read_by_id_is_not_watched_for_a_departing_client() -> None:
+    # receive() answers http.disconnect at once after the body (call()): a read by id still completes
+    status, _headers, body, _sent = await call(make_api(), scope_of("GET", "/fhir/Patient/p1"))
+    assert status == 200
+    assert orjson.loads(body)["id"] == "p1"
