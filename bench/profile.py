@@ -17,11 +17,12 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from urllib.parse import quote
 
 import orjson
 
 from bench import pg
-from bench.run import ROOT, Bench, Mode
+from bench.run import ROOT, SEARCHES, Bench, Mode
 from bench.server import BenhanServer, ServerConfig
 
 UV = ROOT / ".venv-uv" / "bin" / "uv"
@@ -56,7 +57,7 @@ def summarise(collapsed: Path, top: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", default="read", choices=["read", "create", "bundle", "crud"])
+    parser.add_argument("--workload", default="read", choices=["read", "create", "bundle", "crud", "search"])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
@@ -67,9 +68,14 @@ def main() -> int:
         bench = Bench(mode, url, pg.default_dir())
         with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
             bench.preload(srv)
-            workload = {"read": "get"}.get(args.workload, args.workload)
+            workload = {"read": "get", "search": "get"}.get(args.workload, args.workload)
+            params = bench.read_params()
+            if args.workload == "search":  # the search of the audit on/off comparison: a patient's Encounters
+                name, template, _group = SEARCHES[1]
+                params = {"label": name, "template": template,
+                          "values": {"patient": [quote(p, safe="") for p in bench.sample["patients"]]}}
             spec = {"base": srv.url, "workload": workload, "levels": [args.concurrency],
-                    "duration": args.seconds + 2, "warmup": 1.0, "params": bench.read_params(),
+                    "duration": args.seconds + 2, "warmup": 1.0, "params": params,
                     "server_pids": srv.pids(), "postmaster": bench.postmaster, "token": bench.token(srv)}
             with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
                 f.write(orjson.dumps(spec))
