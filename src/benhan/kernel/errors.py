@@ -54,7 +54,7 @@ class ErrorCode(Enum):
     INTERNAL = ("BH-5000", 500, "exception", "An internal error occurred")
     DATABASE_UNAVAILABLE = ("BH-5001", 503, "transient", "The database is not available")
     EXPORT_FAILED = ("BH-5002", 500, "exception", "The bulk export job failed")
-    SEARCH_TOO_COSTLY = ("BH-5003", 503, "too-costly", "The search took longer than the server allows")
+    SEARCH_TOO_COSTLY = ("BH-5003", 503, "too-costly", "The search ran longer than BENHAN_SEARCH_TIMEOUT allows")
 
     @property
     def code(self) -> str:
