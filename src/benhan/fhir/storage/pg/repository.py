@@ -1,4 +1,4 @@
-"""The PostgreSQL repository: versioned create/read/update/patch/delete/history.
+"""The PostgreSQL repository: versioned create/read/update/patch/delete (searches and history: ``search_reads``).
 
 Every method runs in one database transaction (or joins the transaction of a bound unit of work, used by
 transaction Bundles), writes the search index rows in that same transaction, and never rewrites history.
@@ -13,25 +13,18 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benhan.fhir.search.query import SearchQuery
-from benhan.fhir.search.result import SearchResult
 from benhan.fhir.storage.access_types import AuditInfo
 from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.fhirpath_patch import apply_fhirpath_patch
-from benhan.fhir.storage.pg import audit_events, rows
-from benhan.fhir.storage.pg import history as history_sql
+from benhan.fhir.storage.pg import rows
 from benhan.fhir.storage.pg.audit import AuditLog
 from benhan.fhir.storage.pg.export_reads import ExportReads
 from benhan.fhir.storage.pg.guard import FACT_TYPES, Guard
+from benhan.fhir.storage.pg.search_reads import SearchReads
 from benhan.fhir.storage.prepare import apply_json_patch, check_validation, stamp
 from benhan.fhir.storage.protocol import (
     AccessPolicy,
-    AuditQuery,
-    EverythingQuery,
-    HistoryPage,
-    HistoryQuery,
     JsonObj,
-    Related,
     StoredResource,
     WriteResult,
 )
@@ -42,7 +35,7 @@ from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.kernel.ids import is_valid_id, new_id
 
 
-class PgRepository(ExportReads):
+class PgRepository(SearchReads, ExportReads):
     """Implements :class:`benhan.fhir.storage.protocol.Repository` (and ``export_types.ExportReader``)."""
 
     def __init__(
@@ -79,14 +72,6 @@ class PgRepository(ExportReads):
         async with self.pool.acquire() as conn, conn.transaction():
             yield conn
 
-    @asynccontextmanager
-    async def _ro(self) -> AsyncIterator[Conn]:
-        if self._conn is not None:
-            yield self._conn
-            return
-        async with self.pool.acquire() as conn:
-            yield conn
-
     # -- reads ------------------------------------------------------------------------------------
     async def read(self, ctx: RequestContext, type_: str, id_: str) -> StoredResource:
         async with self._ro() as conn:
@@ -112,52 +97,6 @@ class PgRepository(ExportReads):
         if stored.deleted:
             raise BenhanError(ErrorCode.GONE, f"{type_}/{id_} version {version} is a deletion")
         return stored
-
-    async def history(self, ctx: RequestContext, query: HistoryQuery) -> HistoryPage:
-        async with self._ro() as conn:
-            rid: int | None = None
-            if query.type:
-                await self._guard.check_type(ctx, "history", query.type)
-            if query.type and query.id:
-                row = await self._guard.fetch(conn, ctx, "history", query.type, query.id)
-                if row is None:
-                    raise BenhanError(ErrorCode.NOT_FOUND, f"{query.type}/{query.id} is not known")
-                rid = row["rid"]
-            access, args = await self._guard.filter(conn, ctx, "history", (query.type,) if query.type else None)
-            page = await history_sql.history(conn, query, rid, access, args)
-        await self._guard.record(ctx, AuditInfo(
-            "history", type=query.type, id=query.id,
-            returned=tuple(f"{e.type}/{e.id}/_history/{e.version}" for e in page.entries)))
-        return page
-
-    async def audit_events(self, ctx: RequestContext, query: AuditQuery) -> tuple[list[JsonObj], bool]:
-        async with self._ro() as conn:
-            return await audit_events.search(conn, self._guard, ctx, query)
-
-    async def audit_event(self, ctx: RequestContext, id_: str) -> JsonObj:
-        async with self._ro() as conn:
-            return await audit_events.read(conn, self._guard, ctx, id_)
-
-    async def search_json(self, ctx: RequestContext, type_: str, params: list[tuple[str, str]]) -> list[JsonObj]:
-        return (await self.search_json_related(ctx, type_, params, ()))[0]
-
-    async def search_json_related(
-        self, ctx: RequestContext, type_: str, params: list[tuple[str, str]], related: tuple[Related, ...]
-    ) -> list[list[JsonObj]]:
-        from benhan.fhir.storage.pg.related import audit_query, fetch_related
-
-        query = "&".join(f"{k}={v}" for k, v in params)
-        for kind in dict.fromkeys((type_, *(r.type for r in related))):
-            await self._guard.check_type(ctx, "search", kind)
-        async with self._ro() as conn:
-            consent = await self._guard.consent(conn, ctx)
-            arms = await fetch_related(conn, type_, query, related, lambda types, first: self._guard.predicate(
-                ctx, "search", types, first, only=True, consent=consent))
-        for i, found in enumerate(arms):  # one search record per type, as separate searches would leave
-            await self._guard.record(ctx, AuditInfo(
-                "search", type=related[i - 1].type if i else type_, query=audit_query(type_, query, related, i),
-                returned=tuple(f"{r['type']}/{r['id']}" for r in found)))
-        return [[orjson.loads(unpack(r["content"])) for r in found] for found in arms]
 
     # -- writes -----------------------------------------------------------------------------------
     async def create(
@@ -395,39 +334,3 @@ class PgRepository(ExportReads):
         if audit is None:
             await self._guard.written(conn, ctx, "delete", current["rid"], type_, id_, version, None)
         return StoredResource(current["type"], current["id"], version, when, True, b"")
-
-
-    # -- search ----------------------------------------------------------------------------------
-    async def search(self, ctx: RequestContext, query: SearchQuery) -> SearchResult:
-        """FHIR search; the access filter limits matches, totals, chains and includes alike."""
-        from benhan.fhir.storage.pg.search import search as run_search
-        for type_ in query.types:
-            await self._guard.check_type(ctx, "search", type_)
-        async with self._ro() as conn:
-            access, args = await self._guard.filter(conn, ctx, "search", query.types or None)
-            result = await run_search(conn, query, access_filter=access, access_args=args)
-        returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
-        await self._guard.record(ctx, AuditInfo("search", type=",".join(query.types) or None,
-                                                query="&".join(f"{k}={v}" for k, v in query.applied),
-                                                returned=returned))
-        return result
-
-    async def everything(self, ctx: RequestContext, patient_id: str, request: EverythingQuery) -> SearchResult:
-        """Patient/$everything: the patient's compartment plus what it refers to (one page)."""
-        from benhan.fhir.storage.pg.everything import everything
-
-        async with self._ro() as conn:
-            row = await self._guard.fetch(conn, ctx, "read", "Patient", patient_id)
-            if row is None or row["deleted"]:
-                raise BenhanError(ErrorCode.NOT_FOUND, f"Patient/{patient_id} is not known")
-            access, args = await self._guard.filter(conn, ctx, "search", None)
-            result = await everything(
-                conn, patient_id, request.start, request.end, request.since,
-                list(request.types) if request.types else None, request.count, request.offset,
-                access_filter=access, access_args=args,
-            )
-        returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
-        await self._guard.record(ctx, AuditInfo("operation", type="Patient", id=patient_id, patient_id=patient_id,
-                                                query="$everything", returned=returned))
-        return result
-
