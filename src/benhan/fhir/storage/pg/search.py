@@ -44,6 +44,11 @@ class _Key:
     desc: bool
     kind: str  # how cursor values are decoded: date | number | text | int
 
+    @property
+    def nullable(self) -> bool:
+        """Every key but the row id may be missing: those get a NULLs-last flag in the cursor."""
+        return self.expr != "r.rid"
+
 
 def _sort_keys(sql: Sql, query: SearchQuery) -> list[_Key]:
     keys: list[_Key] = []
@@ -70,7 +75,7 @@ def _cursor_values(row: asyncpg.Record, keys: list[_Key]) -> list[Any]:
     out: list[Any] = []
     for i, k in enumerate(keys):
         value = row[f"s{i}"]
-        if k.expr != "r.rid":
+        if k.nullable:
             out.append(value is None)
         out.append(value)
     return out
@@ -80,7 +85,7 @@ def _components(keys: list[_Key]) -> list[tuple[str, bool, str]]:
     """Ordering components: a NULLs-last flag before every nullable key, then the key itself."""
     out: list[tuple[str, bool, str]] = []
     for k in keys:
-        if k.expr != "r.rid":
+        if k.nullable:
             out.append((f"({k.expr} IS NULL)", False, "bool"))
         out.append((k.expr, k.desc, k.kind))
     return out
