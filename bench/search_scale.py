@@ -3,7 +3,7 @@
     python -m bench.search_scale --resources 1000000 [--url URL] [--reindex] [--runs 200]
 
 Loading: ``--templates`` synthetic patients (``benhan.synth``, full histories) are generated, stamped and
-index-extracted once; the rest of the population are *clones* of them — every patient-owned UUID gets a
+index-extracted once; the rest of the population are *clones* of them — every patient-owned id gets a
 per-clone suffix (in the stored JSON and in the index rows), Patients get unique CCCD/BHYT/MA_BN numbers
 and are re-extracted. Rows go in by ``COPY`` with the secondary indexes dropped and rebuilt afterwards.
 So names, codes and dates repeat across clones (realistic enough for plans and timings), ids do not.
@@ -40,8 +40,11 @@ from benhan.fhir.storage.pg.index import INDEX_TABLES, TableRows, copy_index, ta
 from benhan.fhir.storage.pg.search import search
 from benhan.fhir.storage.prepare import stamp
 
-UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")
-UUID_S = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Generated ids: 20 base-62 characters (kernel/ids.py; UUIDs before 2026-11-26), as a JSON value or after
+# "Type/" in a reference.
+_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9A-Za-z]{20})"
+UUID = re.compile(rb'(?<=["/])' + _ID.encode() + rb'(?=")')
+UUID_S = re.compile(f"^{_ID}$")
 RESOURCE_COLS = ["rid", "type", "id", "version", "last_updated", "deleted", "patient_id", "content"]
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import date, datetime
 from typing import Any
 
 from benhan.kernel.clock import VN_TZ
+from benhan.kernel.ids import ID_BITS, encode_id
 
 JsonObj = dict[str, Any]
 
@@ -26,8 +26,8 @@ SYNTH_TAG = {"system": "https://benhan.vn/fhir/CodeSystem/nguon-du-lieu", "code"
 
 
 def new_id(rng: random.Random) -> str:
-    """A UUID drawn from ``rng``: opaque like production ids, yet the same for the same seed."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    """An id drawn from ``rng``: the form of production ids (kernel/ids.py), yet the same for the same seed."""
+    return encode_id(rng.getrandbits(ID_BITS))
 
 
 def ref(type_: str, id_: str, display: str | None = None) -> JsonObj:
