@@ -176,7 +176,7 @@ async def test_planner_knows_which_values_go_with_which_parameter(db: asyncpg.Po
 
 async def test_reindex_keeps_statistics_and_table_settings(seeded: asyncpg.Pool) -> None:
     """`benhan reindex` (run by the fixture) swaps in new index tables: they keep migration 0008's extended
-    statistics (names and targets) and 0004's autovacuum settings."""
+    statistics (names and targets) and the autovacuum settings of 0004 (analyse) and 0011 (vacuum)."""
     async with seeded.acquire() as conn:
         stats = {r["stxname"]: r["stxstattarget"] for r in await conn.fetch(
             "SELECT stxname, stxstattarget FROM pg_statistic_ext WHERE stxname LIKE 'sp_%'")}
@@ -184,3 +184,18 @@ async def test_reindex_keeps_statistics_and_table_settings(seeded: asyncpg.Pool)
     assert set(stats) == {"sp_string_param_value", "sp_token_param_code"}
     assert stats["sp_string_param_value"] == 1000
     assert "autovacuum_analyze_scale_factor=0.01" in options
+    assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
+    assert "autovacuum_vacuum_scale_factor=0.05" in options
+
+
+async def test_tables_are_vacuumed_after_one_percent_new_rows(db: asyncpg.Pool) -> None:
+    """Migration 0011: index-only scans (names, counts) need the visibility map that only VACUUM sets, so
+    the resource and index tables are vacuumed after 1 % new rows, not PostgreSQL's default 20 %."""
+    async with db.acquire() as conn:
+        rows = {r["relname"]: r["reloptions"] or [] for r in await conn.fetch(
+            "SELECT relname, reloptions FROM pg_class WHERE relname = ANY($1::text[]) AND relkind = 'r'",
+            ["resource", "sp_string", "sp_token", "sp_date", "sp_reference", "sp_quantity"])}
+    assert len(rows) == 6
+    for table, options in rows.items():
+        assert "autovacuum_vacuum_insert_scale_factor=0.01" in options, table
+        assert "autovacuum_vacuum_insert_threshold=1000" in options, table
