@@ -25,11 +25,12 @@ BUDGETS = json.loads((Path(__file__).parent / "web_query_budgets.json").read_tex
 HX = {"HX-Request": "true"}
 
 
-#: Transaction control and SET LOCAL (search statements run in a short transaction that asks for custom
-#: plans, kernel.db.custom_plans) are bookkeeping, not queries: the budgets count statements that read or
+#: Transaction control and the searches' settings (custom plans and timeout, set in the session or with SET
+#: LOCAL: kernel.db.custom_plans) are bookkeeping, not queries: the budgets count statements that read or
 #: write data, which is what grows when a page does one query per row.  Each search also asks once whether a
 #: Consent opt-out applies to the viewer (storage.pg.access_sql.consent_applies): board 2 searches → 4.
-BOOKKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET LOCAL")
+BOOKKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET LOCAL", "SET PLAN_CACHE_MODE",
+               "RESET PLAN_CACHE_MODE")
 
 
 class CountingPool:

@@ -7,13 +7,14 @@ data folder, listening on a Unix socket only (nothing exposed on the network).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import logging
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -77,13 +78,69 @@ async def ensure_database(url: str) -> None:
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Pool release hook that sends nothing.  asyncpg's default reset costs a round trip on every release
-    (measured: +36-43 % read throughput without it).  Safe because benhan never changes session state on
-    a pooled connection: settings are ``SET LOCAL`` inside transactions, no LISTEN, no session locks."""
+    (measured: +36-43 % read throughput without it).  Safe because the only session state benhan leaves on
+    a pooled connection is the searches' settings, which :func:`_plain_session` removes before any other
+    use; everything else is ``SET LOCAL`` inside transactions, no LISTEN, no session locks."""
+
+
+class PooledConnection(asyncpg.Connection):
+    """A connection of benhan's pools: remembers whether it holds the searches' session settings
+    (:func:`custom_plans`), so a search needs no statement to set them and anything else gets them reset."""
+
+    __slots__ = ("_search_timeout_ms",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._search_timeout_ms: int | None = None
+
+    def search_settings(self) -> int | None:
+        """The ``statement_timeout`` (ms) of the search settings this session holds; None: plain session."""
+        return self._search_timeout_ms
+
+    def set_search_settings(self, timeout_ms: int | None) -> None:
+        self._search_timeout_ms = timeout_ms
+
+
+_searching: contextvars.ContextVar[bool] = contextvars.ContextVar("benhan_searching", default=False)
+
+
+def _tracked(conn: Conn) -> PooledConnection | None:
+    """The :class:`PooledConnection` behind ``conn`` (asyncpg's pool proxy holds it as ``_con``), if any."""
+    raw: object = getattr(conn, "_con", conn)
+    # not isinstance: asyncpg's ConnectionMeta makes every connection and pool proxy an instance of any
+    # Connection subclass
+    return cast(PooledConnection, raw) if issubclass(type(raw), PooledConnection) else None
+
+
+async def _plain_session(conn: Conn) -> None:
+    """Pool acquire hook: a connection taken for anything but a search loses the searches' settings (forced
+    custom plans would make a read by id replan every time: 85 -> 245 us; a write must not inherit the
+    searches' timeout).  Sends nothing when the connection has none, or when a search takes it."""
+    raw = _tracked(conn)
+    if raw is not None and raw.search_settings() is not None and not _searching.get():
+        await raw.execute("RESET plan_cache_mode; RESET statement_timeout")
+        raw.set_search_settings(None)
+
+
+@contextlib.asynccontextmanager
+async def search_connection(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
+    """A connection for searches: one that already holds the searches' session settings keeps them."""
+    token = _searching.set(True)
+    try:
+        acquiring = pool.acquire()
+        conn = await acquiring.__aenter__()  # the acquire hook runs here, with the intent set
+    finally:
+        _searching.reset(token)
+    try:
+        yield conn
+    finally:
+        await acquiring.__aexit__(None, None, None)
 
 
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
+        setup=_plain_session, connection_class=PooledConnection,
         server_settings={"application_name": "benhan", "jit": "off"},
     )
     assert pool is not None
@@ -119,21 +176,35 @@ def custom_plans(
     parameters (one patient's vital signs vs. a whole category).  After five runs PostgreSQL may switch to a
     generic plan; measured: chart p50 111 ms generic vs 43 ms custom, board outliers of 5-8 s
     (bench/screens_time.py).  Only searches pay the replanning: a read by id keeps its cached generic plan
-    (forcing custom plans everywhere made it 85 -> 245 us).  ``SET LOCAL`` ends with the transaction.
+    (forcing custom plans everywhere made it 85 -> 245 us).
 
-    The same statement sets the searches' ``statement_timeout`` (:func:`set_search_timeout`): PostgreSQL
-    cancels a statement that runs longer, and the caller gets ``BH-5003`` instead of waiting."""
+    The same settings give the searches their ``statement_timeout`` (:func:`set_search_timeout`): PostgreSQL
+    cancels a statement that runs longer, and the caller gets ``BH-5003`` instead of waiting.
+
+    On a connection of benhan's pools outside a transaction the settings are the session's: set once and
+    kept while searches reuse the connection (:func:`search_connection`), reset when anything else takes it
+    (:func:`_plain_session`).  A search then sends only its own statements: a patient's Encounters at 5 M
+    resources took 669 us (274 us of Python) with a transaction and ``SET LOCAL`` around each search, 454
+    (160) without.  Inside a transaction, or on a connection opened directly, ``SET LOCAL`` in a
+    (sub)transaction as before."""
 
     @functools.wraps(fn)
     async def wrapper(conn: Conn, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        async with conn.transaction():
-            await conn.execute(f"SET LOCAL plan_cache_mode = force_custom_plan; "
-                               f"SET LOCAL statement_timeout = {int(_search_timeout_ms)}")
-            try:
+        timeout_ms = int(_search_timeout_ms)
+        try:
+            raw = _tracked(conn)
+            if raw is not None and not raw.is_in_transaction():
+                if raw.search_settings() != timeout_ms:
+                    await raw.execute(f"SET plan_cache_mode = force_custom_plan; SET statement_timeout = {timeout_ms}")
+                    raw.set_search_settings(timeout_ms)
                 return await fn(conn, *args, **kwargs)
-            except asyncpg.QueryCanceledError as exc:
-                raise BenhanError(ErrorCode.SEARCH_TOO_COSTLY, f"The search ran longer than the server's limit of "
-                                  f"{_search_timeout_ms / 1000:g} s: narrow it (more parameters, a shorter "
-                                  f"date range)") from exc
+            async with conn.transaction():
+                await conn.execute(f"SET LOCAL plan_cache_mode = force_custom_plan; "
+                                   f"SET LOCAL statement_timeout = {timeout_ms}")
+                return await fn(conn, *args, **kwargs)
+        except asyncpg.QueryCanceledError as exc:
+            raise BenhanError(ErrorCode.SEARCH_TOO_COSTLY, f"The search ran longer than the server's limit of "
+                              f"{timeout_ms / 1000:g} s: narrow it (more parameters, a shorter "
+                              f"date range)") from exc
 
     return wrapper

@@ -23,7 +23,7 @@ from benhan.fhir.storage.pg import history as history_sql
 from benhan.fhir.storage.pg.guard import Guard
 from benhan.fhir.storage.protocol import AuditQuery, EverythingQuery, HistoryPage, HistoryQuery, JsonObj, Related
 from benhan.kernel.context import RequestContext
-from benhan.kernel.db import Conn
+from benhan.kernel.db import Conn, search_connection
 from benhan.kernel.errors import BenhanError, ErrorCode
 
 
@@ -40,6 +40,16 @@ class SearchReads:
             yield self._conn
             return
         async with self.pool.acquire() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _searching(self) -> AsyncIterator[Conn]:
+        """The bound unit of work's connection, or a pooled one that keeps the searches' session settings
+        (``kernel.db.search_connection``: no statements to set them again)."""
+        if self._conn is not None:
+            yield self._conn
+            return
+        async with search_connection(self.pool) as conn:
             yield conn
 
     async def history(self, ctx: RequestContext, query: HistoryQuery) -> HistoryPage:
@@ -78,7 +88,7 @@ class SearchReads:
         query = "&".join(f"{k}={v}" for k, v in params)
         for kind in dict.fromkeys((type_, *(r.type for r in related))):
             await self._guard.check_type(ctx, "search", kind)
-        async with self._ro() as conn:
+        async with self._searching() as conn:
             consent = await self._guard.consent(conn, ctx)
             arms = await fetch_related(conn, type_, query, related, lambda types, first: self._guard.predicate(
                 ctx, "search", types, first, only=True, consent=consent))
@@ -93,7 +103,7 @@ class SearchReads:
         from benhan.fhir.storage.pg.search import search as run_search
         for type_ in query.types:
             await self._guard.check_type(ctx, "search", type_)
-        async with self._ro() as conn:
+        async with self._searching() as conn:
             access, args = await self._guard.filter(conn, ctx, "search", query.types or None)
             result = await run_search(conn, query, access_filter=access, access_args=args)
         returned = tuple(f"{r[0]}/{r[1]}" for r in (*result.matches, *result.includes))
@@ -106,7 +116,7 @@ class SearchReads:
         """Patient/$everything: the patient's compartment plus what it refers to (one page)."""
         from benhan.fhir.storage.pg.everything import everything
 
-        async with self._ro() as conn:
+        async with self._searching() as conn:
             row = await self._guard.fetch(conn, ctx, "read", "Patient", patient_id)
             if row is None or row["deleted"]:
                 raise BenhanError(ErrorCode.NOT_FOUND, f"Patient/{patient_id} is not known")
