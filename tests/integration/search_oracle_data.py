@@ -109,11 +109,21 @@ def observation(rng: random.Random, i: int, npat: int, nenc: int) -> dict[str, A
             res["effectivePeriod"] = _period(rng)
         if "effectiveDateTime" in res and isinstance(res["effectiveDateTime"], dict):
             res["effectiveDateTime"] = _any_date(rng)
-    if rng.random() < 0.8:
+    kind = rng.random()
+    if kind < 0.7:
         value = rng.choice([36.5, 37, 60, 72, 100, 120.5, 0.5, 65.25])
         res["valueQuantity"] = {"value": value, "system": UCUM, "code": unit, "unit": unit}
-    else:
+    elif kind < 0.8:
         res["valueString"] = rng.choice(["Bình thường", "Âm tính", "Dương tính"])
+    elif kind < 0.9:  # code-value-concept; its text is also a value-string (code-value-string keeps rows)
+        found = rng.choice([("260385009", "Âm tính"), ("10828004", "Dương tính")])
+        res["valueCodeableConcept"] = {**_cc("http://snomed.info/sct", found[0]), "text": found[1]}
+    else:  # code-value-date: a dateTime or a Period
+        res["valueDateTime" if rng.random() < 0.5 else "valuePeriod"] = None
+        if "valueDateTime" in res:
+            res["valueDateTime"] = _any_date(rng)
+        else:
+            res["valuePeriod"] = _period(rng)
     if i % 4 == 0:  # blood pressure panels: composite parameters must pair code and value per component
         res["component"] = [
             {"code": _cc(LOINC, code), "valueQuantity": {"value": rng.choice([80, 90, 120, 140, 141]),

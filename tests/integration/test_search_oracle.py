@@ -34,7 +34,8 @@ PARAMS = {
     "Encounter": ["status", "class", "date", "patient", "length", "reason-code"],
     "Observation": ["code", "category", "date", "value-quantity", "patient", "subject", "status", "value-string",
                     "encounter", "combo-code", "combo-value-quantity", "code-value-quantity",
-                    "component-code-value-quantity", "combo-code-value-quantity"],
+                    "component-code-value-quantity", "combo-code-value-quantity", "code-value-concept",
+                    "code-value-date", "code-value-string", "combo-code-value-concept"],
     "Condition": ["code", "clinical-status", "onset-date", "recorded-date", "abatement-age", "patient"],
     "MedicationRequest": ["status", "intent", "authoredon", "code", "patient", "encounter"],
     "ServiceRequest": ["status", "code", "authored", "occurrence", "priority", "patient", "instantiates-uri"],
@@ -68,6 +69,10 @@ def composite_values(resource: dict[str, Any], sp: registry.SearchParam) -> list
         if expression.startswith("%resource."):  # a value of the whole resource, the same for every element
             return list(fhirpathpy.evaluate(resource, expression.replace("%resource", sp.resource_type, 1), None,
                                             models["r4"]))
+        # R4's Observation-code-value-date reads `value.as(DateTime)`: FHIRPath's System.DateTime, which a FHIR
+        # dateTime is not for fhirpathpy. The intent is the FHIR type (R5 writes `value.ofType(dateTime)`),
+        # and benhan's paths read it so; the oracle follows R5's wording.
+        expression = expression.replace("as(DateTime)", "ofType(dateTime)")
         return list(fhirpathpy.evaluate(resource, f"{branch}[{i}].{expression}", None, models["r4"]))
 
     for branch in sp.expression.split(" | "):

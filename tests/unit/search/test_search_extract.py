@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from benhan.fhir.search import registry
+from benhan.fhir.search import composite, registry
 from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import extract, system_hash
 from benhan.fhir.search.paths import compile_expression
@@ -73,6 +73,26 @@ def test_composite_rows_pair_components_within_one_element() -> None:
     assert (registry.composite_id(comp, "8480-6"), Decimal(140)) in got
     assert (registry.composite_id(comp, "8462-4"), Decimal(90)) in got
     assert (registry.composite_id(comp, "8480-6"), Decimal(90)) not in got
+
+
+def test_resource_level_composites_have_no_rows_of_their_own() -> None:
+    """Observation code-value-* pair the resource's own code and value: answered from the code and value
+    rows (search/composite.py), so extraction writes no composite rows for them; component composites keep
+    theirs (several components per resource)."""
+    hr = {"resourceType": "Observation", "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+          "valueQuantity": {"value": 72, "system": "http://unitsofmeasure.org", "code": "/min"}}
+    rows = extract("Observation", hr)
+    level = registry.lookup("Observation", "code-value-quantity")
+    assert level is not None
+    assert {r[0] for r in rows.quantities} == {_pid("Observation", "value-quantity")}
+    assert registry.composite_id(level, "8867-4") not in {r[0] for r in rows.quantities}
+    by_code = {p.code: composite.resource_level(p) for p in registry.params_of("Observation").values()
+               if p.type == "composite"}
+    assert {c for c, parts in by_code.items() if parts} == {"code-value-concept", "code-value-quantity"}
+    # value-string also reads CodeableConcept.text; code-value-date reads value.as(DateTime), not dateTime
+    assert by_code["code-value-string"] is None
+    assert by_code["code-value-date"] is None
+    assert by_code["component-code-value-quantity"] is None
 
 
 def test_token_identifier_codeable_concept_and_boolean() -> None:

@@ -1,4 +1,11 @@
-"""Composite parameters of three or more components (FHIR R4 search.html#composite).
+"""Composite parameters answered without rows of their own (FHIR R4 search.html#composite).
+
+- Two-part composites over the resource itself (R4: Observation's ``code-value-concept`` and
+  ``code-value-quantity``): their one element is the resource, so a composite matches exactly when both
+  component parameters match, and it is answered from their rows (:func:`resource_level`). Storing
+  composite rows for them duplicated every coded value: ``code-value-quantity`` alone was 40 % of
+  ``sp_quantity`` (~60 bytes per resource at 5 M resources).
+- Composites of three or more components (below).
 
 R4 has four, all on MolecularSequence (``chromosome-variant-coordinate=1$gt123$lt345``: a token, then two
 numbers, matching within one ``variant``). Two-part composites have index rows of their own
@@ -22,10 +29,61 @@ from benhan.fhir.search.query import Value
 from benhan.fhir.search.registry import SearchParam
 from benhan.fhir.search.values import decimal_range, parse_decimal
 
-__all__ = ["NPart", "n_part", "same_element_path"]
+__all__ = ["NPart", "n_part", "resource_level", "same_element_path"]
 
 _PLAIN = re.compile(r"^(%resource\.)?[A-Za-z]+(\.[A-Za-z]+)*$")
+_AS = re.compile(r"^(?P<path>[A-Za-z.]+?)(?:\.as\((?P<f>[A-Za-z]+)\)| as (?P<op>[A-Za-z]+))?$")
+#: FHIR types the quantity extraction indexes (extract._QUANTITY_TYPES): another choice (SampledData) yields
+#: no quantity rows, so a parameter's branch selecting it adds nothing to compare.
+_QUANTITY_TYPES = frozenset({"quantity", "age", "duration", "distance", "count", "simplequantity", "money"})
 _COMPARE = {"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "sa": ">", "eb": "<"}
+
+
+def _branches(expression: str, prefix: str) -> frozenset[tuple[str, str]] | None:
+    """(path, type or "") per union branch of a simple expression, ``prefix`` removed; None otherwise."""
+    out = set()
+    for raw in expression.split(" | "):
+        branch = raw.strip()
+        if branch.startswith("(") and branch.endswith(")"):
+            branch = branch[1:-1].strip()
+        branch = branch.removeprefix(prefix)
+        m = _AS.match(branch)
+        if m is None:
+            return None
+        out.add((m["path"], m["f"] or m["op"] or ""))
+    return frozenset(out)
+
+
+@cache
+def resource_level(param: SearchParam) -> tuple[SearchParam, SearchParam] | None:
+    """The (token, value) component parameters of a two-part composite over the resource itself whose
+    component parameters select exactly what its components select; None for any other composite.
+
+    Such a composite holds for a resource exactly when its first component parameter matches ``[system|]code``
+    and its second matches the value (one element: the resource; each component parameter reads the same
+    element as the component, checked here branch by branch; a quantity branch on a type the quantity
+    extraction never indexes, SampledData, adds nothing). Type names compare exactly: ``code-value-date``
+    reads ``value.as(DateTime)`` (FHIRPath's System.DateTime, R4's literal expression) where ``value-date``
+    reads ``value as dateTime``, so it keeps rows of its own; ``code-value-string`` too: its value parameter
+    also reads ``CodeableConcept.text``."""
+    rtype = param.resource_type
+    if param.type != "composite" or len(param.components) != 2 or param.expression.strip() != rtype:
+        return None
+    owns = [registry.lookup(rtype, c.code) for c in param.components]
+    first, second = owns
+    if first is None or second is None or first.type != "token":
+        return None
+    for own, component in zip(owns, param.components, strict=True):
+        assert own is not None
+        wanted = _branches(component.expression, "")
+        have = _branches(own.expression, rtype + ".")
+        if wanted is None or have is None:
+            return None
+        if own.type == "quantity":
+            have = frozenset(b for b in have if not b[1] or b[1].lower() in _QUANTITY_TYPES)
+        if wanted != have:
+            return None
+    return first, second
 
 
 @dataclass(frozen=True, slots=True)

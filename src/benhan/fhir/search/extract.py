@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
 
-from benhan.fhir.search import registry
+from benhan.fhir.search import composite, registry
 from benhan.fhir.search.paths import Selected, compile_expression, iter_strings, reference_type, root_keys
 from benhan.fhir.search.registry import SearchParam
 from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT, canonical_quantity, date_range, parse_decimal
@@ -275,8 +275,8 @@ def _composite(rows: IndexRows, rtype: str, p: SearchParam, resource: dict[str, 
     Each (first-component code, second-component value) pair of an element becomes a row of the second
     component's table under ``composite_id(p, code)``; the code's system is checked per resource."""
     found = _composite_walkers(rtype, p)
-    if found is None:
-        return
+    if found is None or composite.resource_level(p) is not None:
+        return  # resource-level composites are answered from their components' rows (search/composite.py)
     parts, walk, first_walk, second_walk = found
     path = p.expression.split(".")[1:]  # "Observation.component" -> ["component"]
     for element, _t in walk(resource):

@@ -171,11 +171,20 @@ class Sql:
         second = registry.lookup(p.resource_type, p.components[1].code)
         if test.modifier is not None or first is None or second is None:
             raise BenhanError(ErrorCode.INVALID_PARAMETER, f"{p.code}: this composite form is not supported")
+        levels = [parts for parts in (composite.resource_level(o) for o in owners) if parts is not None]
+        with_rows = [o for o in owners if composite.resource_level(o) is None]
         ors = []
         for v in test.values:
             token, value = split_escaped(v.text, "$")
             system, code = (None, token) if "|" not in token else token.split("|", 1)
-            pids = [registry.composite_id(o, code) for o in owners]
+            for own_first, own_second in levels:  # the resource is the element: both component parameters
+                ors.append("(" + " AND ".join([
+                    self._param_test(p.resource_type, ParamTest(own_first, None, (Value("eq", token),))),
+                    self._param_test(p.resource_type, ParamTest(own_second, None, (_prefixed(own_second, value),))),
+                ]) + ")")
+            if not with_rows:
+                continue
+            pids = [registry.composite_id(o, code) for o in with_rows]
             cond = (f"r.rid IN (SELECT x.rid FROM {_TABLE[second.type]} x WHERE x.param = ANY("
                     f"{self.arg(pids, 'int4[]')}) AND ({self._value(second, None, _prefixed(second, value))}))")
             if system is not None:
