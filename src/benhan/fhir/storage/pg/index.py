@@ -51,22 +51,26 @@ TableRows = dict[str, list[tuple[Any, ...]]]
 _TSV = "CASE WHEN {0} = '' THEN NULL ELSE to_tsvector('simple', {0}) END"
 
 
-def _write_ctes(fresh: bool = False) -> tuple[list[str], int]:
+def _write_ctes(fresh: bool = False, *, gated: bool = False) -> tuple[list[str], int]:
     """The CTEs of the one-statement index writer (``$1``: rid) and the next free parameter number;
-    ``fresh``: a new resource, which has no earlier rows to delete."""
-    ctes = [] if fresh else [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES if t != "sp_text"]
+    ``fresh``: a new resource, which has no earlier rows to delete; ``gated``: every write happens only if
+    the CTE ``g`` (:func:`_gate_cte`) found the version it expects."""
+    rid = "(SELECT rid FROM g)" if gated else "$1"
+    gate = " AND EXISTS (SELECT 1 FROM g)" if gated else ""
+    ctes = [] if fresh else [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES if t != "sp_text"]
     n = 2
     for table, cols, types in _LAYOUT:
         args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(types))
-        ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT $1, * FROM unnest({args}))")
+        where = f" WHERE true{gate}" if gated else ""
+        ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT $1, * FROM unnest({args}){where})")
         n += len(types)
     # sp_text has one row per resource, and none when there is no text: upsert or delete.
     narrative, content = f"${n}::text", f"${n + 1}::text"
     if not fresh:
-        ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = $1 AND {narrative} = '' AND {content} = '')")
+        ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = {rid} AND {narrative} = '' AND {content} = '')")
     ctes.append(
         f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
-        f"{_TSV.format(content)} WHERE {narrative} <> '' OR {content} <> '' ON CONFLICT (rid) DO UPDATE "
+        f"{_TSV.format(content)} WHERE ({narrative} <> '' OR {content} <> ''){gate} ON CONFLICT (rid) DO UPDATE "
         f"SET narrative = excluded.narrative, content = excluded.content)"
     )
     return ctes, n + 2
@@ -76,46 +80,67 @@ def _write_sql(fresh: bool = False) -> str:
     return "WITH " + ",\n".join(_write_ctes(fresh)[0]) + "\nSELECT 1"
 
 
-def _supersede_ctes(n: int) -> list[str]:
+def _supersede_ctes(n: int, *, gated: bool = False) -> list[str]:
     """Move the current version of ``$1`` to history and make ``$n..$n+4`` (version, last_updated, deleted,
     patient_id, content) current.  Every CTE sees the snapshot from before the statement, so history
     receives the old version (history is never rewritten: a new version is a new history row)."""
+    rid = "(SELECT rid FROM g)" if gated else "$1"
     return [
         "moved AS (INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, patient_id, content)"
-        " SELECT rid, version, type, id, last_updated, deleted, patient_id, content FROM resource WHERE rid = $1)",
+        f" SELECT rid, version, type, id, last_updated, deleted, patient_id, content FROM resource WHERE rid = {rid})",
         f"current AS (UPDATE resource SET version = ${n}, last_updated = ${n + 1}, deleted = ${n + 2}, "
-        f"patient_id = ${n + 3}, content = ${n + 4} WHERE rid = $1)",
+        f"patient_id = ${n + 3}, content = ${n + 4} WHERE rid = {rid})",
     ]
 
 
-def _audit_cte(n: int) -> str:
+def _gate_cte(n: int) -> str:
+    """``g``: the row of ``$1`` if it is still at version ``$n``, locked.  Without a transaction around the read
+    and the write, this is the check that nobody wrote in between: a concurrent writer that committed first
+    changed the version (PostgreSQL re-checks a locked row's condition on its newest version), and then
+    every CTE of the statement writes nothing (FHIR R4 http.html#concurrency: exactly one wins)."""
+    return f"g AS (SELECT rid FROM resource WHERE rid = $1 AND version = ${n} FOR UPDATE)"
+
+
+def _audit_cte(n: int, *, gated: bool = False) -> str:
     """Append the audit records given as arguments ``$n..$n+12`` (``benhan_audit_append``, migrations 0003) in
     the write's own statement; the final SELECT must read ``au`` so that it runs."""
     args = ", ".join(f"${n + i}::{t}" for i, t in enumerate(APPEND_TYPES))
-    return f"au AS (SELECT benhan_audit_append({args}) AS appended)"
+    where = " WHERE EXISTS (SELECT 1 FROM g)" if gated else ""
+    return f"au AS (SELECT benhan_audit_append({args}) AS appended{where})"
 
 
-def _supersede_sql(*, audited: bool = False) -> str:
-    ctes, n = _write_ctes()
-    ctes += _supersede_ctes(n)
-    if audited:
-        return "WITH " + ",\n".join([*ctes, _audit_cte(n + 5)]) + "\nSELECT appended FROM au"
-    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
+def _finish(ctes: list[str], audit_at: int | None, gate_at: int | None) -> str:
+    """The statement: its CTEs (with ``g`` first when gated) and a final SELECT that reads ``au`` (so the
+    audit append runs) and, when gated, says whether the gate let the write through (1) or not (0)."""
+    gated = gate_at is not None
+    if audit_at is not None:
+        ctes = [*ctes, _audit_cte(audit_at, gated=gated)]
+    if gate_at is not None:
+        ctes = [_gate_cte(gate_at), *ctes]
+    reads = ["(SELECT count(*) FROM g)" if gated else "1"]
+    if audit_at is not None:
+        reads.append("(SELECT count(*) FROM au)")
+    return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(reads)
 
 
-def _delete_sql(*, audited: bool = False) -> str:
-    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES] + _supersede_ctes(2)
-    if audited:
-        return "WITH " + ",\n".join([*ctes, _audit_cte(7)]) + "\nSELECT appended FROM au"
-    return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
+def _supersede_sql(*, audited: bool = False, gated: bool = False) -> str:
+    ctes, n = _write_ctes(gated=gated)
+    ctes += _supersede_ctes(n, gated=gated)
+    audit_at = n + 5 if audited else None
+    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else n + 5) if gated else None)
+
+
+def _delete_sql(*, audited: bool = False, gated: bool = False) -> str:
+    rid = "(SELECT rid FROM g)" if gated else "$1"
+    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES] + _supersede_ctes(2, gated=gated)
+    audit_at = 7 if audited else None
+    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else 7) if gated else None)
 
 
 _WRITE_SQL = _write_sql()
 _INSERT_SQL = _write_sql(fresh=True)
-_SUPERSEDE_SQL = _supersede_sql()
-_SUPERSEDE_AUDITED_SQL = _supersede_sql(audited=True)
-_DELETE_SQL = _delete_sql()
-_DELETE_AUDITED_SQL = _delete_sql(audited=True)
+_SUPERSEDE_SQL = {(a, g): _supersede_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
+_DELETE_SQL = {(a, g): _delete_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
 
 
 def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -151,26 +176,32 @@ async def delete_index(conn: Conn, rid: int) -> None:
 async def supersede(
     conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
     resource_type: str, resource: dict[str, Any], *, audit: list[AuditRecord] | None = None,
-) -> None:
+    expected: int | None = None,
+) -> bool:
     """A new current version of ``rid`` (the old one moves to history) with its index rows, and ``audit``
-    records if given: one round trip."""
+    records if given: one round trip.  ``expected``: write only if ``rid`` is still at that version (no lock
+    held since it was read); False when it was not, and nothing was written."""
     args = [rid, *_arguments(extract(resource_type, resource)), version, when, False, patient_id,
             pack(content, resource_type)]
-    if audit is None:
-        await conn.execute(_SUPERSEDE_SQL, *args)
-    else:
-        await conn.execute(_SUPERSEDE_AUDITED_SQL, *args, *append_args(audit))
+    if audit is not None:
+        args += append_args(audit)
+    if expected is not None:
+        args.append(expected)
+    return bool(await conn.fetchval(_SUPERSEDE_SQL[audit is not None, expected is not None], *args))
 
 
 async def supersede_deleted(
-    conn: Conn, rid: int, version: int, when: datetime, *, audit: list[AuditRecord] | None = None
-) -> None:
+    conn: Conn, rid: int, version: int, when: datetime, *, audit: list[AuditRecord] | None = None,
+    expected: int | None = None,
+) -> bool:
     """A deletion version of ``rid`` (the old one moves to history); its index rows go; ``audit`` records
-    are appended if given: one round trip."""
-    if audit is None:
-        await conn.execute(_DELETE_SQL, rid, version, when, True, None, b"")
-    else:
-        await conn.execute(_DELETE_AUDITED_SQL, rid, version, when, True, None, b"", *append_args(audit))
+    are appended if given: one round trip.  ``expected`` as for :func:`supersede`."""
+    args: list[Any] = [rid, version, when, True, None, b""]
+    if audit is not None:
+        args += append_args(audit)
+    if expected is not None:
+        args.append(expected)
+    return bool(await conn.fetchval(_DELETE_SQL[audit is not None, expected is not None], *args))
 
 
 def table_rows(batch: Sequence[tuple[int, IndexRows]]) -> TableRows:
