@@ -154,16 +154,19 @@ def _strings(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
                 _add_string(rows, p.pid, whole)
 
 
-def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> None:
+def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> str | None:
+    """The coding's token row, its display on that row when the row has none yet (else placed later);
+    returns the folded display."""
     code = coding.get("code")
     display = _folded_text(p, coding.get("display"))
     if isinstance(code, str):
         key = (p.pid, system_hash(coding.get("system")), code)
         if rows.tokens.get(key) is None:
-            rows.tokens[key] = display  # the coding's display rides on its own row
-            return
+            rows.tokens[key] = display
+            return display
     if display is not None:
         rows.texts.append((p, display))
+    return display
 
 
 def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -175,9 +178,10 @@ def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
     elif not isinstance(value, dict):
         return
     elif typ == "CodeableConcept" or (typ is None and ("coding" in value or "text" in value)):
-        for coding in value.get("coding", ()):
-            _coding(rows, p, coding)
-        _add_text(rows, p, value.get("text"))
+        displays = {_coding(rows, p, coding) for coding in value.get("coding", ())}
+        text = _folded_text(p, value.get("text"))
+        if text is not None and text not in displays:  # usually it repeats a display, which has a home
+            rows.texts.append((p, text))
     elif typ == "Identifier" or (typ is None and "value" in value and "code" not in value):
         ident = value.get("value")
         if isinstance(ident, str):
