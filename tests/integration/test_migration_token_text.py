@@ -37,7 +37,8 @@ async def at_0010(database_url: str) -> AsyncIterator[str]:
 async def test_old_text_rows_keep_answering_after_the_upgrade(at_0010: str) -> None:
     code = registry.lookup("Observation", "code")
     name = registry.lookup("Patient", "name")
-    assert code is not None and name is not None
+    assert code is not None
+    assert name is not None
     text_pid = registry.pseudo_id(code, "text")
     conn = await asyncpg.connect(at_0010)
     try:
