@@ -221,7 +221,7 @@ def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     return out
 
 
-# -- token :text (displays and texts; migration 0011 stores them on the token rows) -------------------------
+# -- token :text (displays and texts; migration 0012 stores them on the token rows) -------------------------
 TEXTS = ["Nhịp tim", "NHỊP TIM", "Huyết áp tâm thu", "Huyết áp", "Đường huyết", "Cân nặng", "Heart rate",
          "Body weight", "Natri (Na)", "Kali", "Dấu hiệu sinh tồn", "Xét nghiệm", "Tỉnh táo", "Căn cước",
          "Xét nghiệm máu toàn phần " * 12]  # the last is longer than the 200 folded characters kept

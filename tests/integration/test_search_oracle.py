@@ -368,7 +368,7 @@ async def test_above_and_below_agree_with_the_oracle(oracle_data: list[dict[str,
     assert hits >= checked // 3, (hits, checked)  # the hierarchy matched more than one resource often
 
 
-# -- token :text (search.html#token): displays and texts, stored on the token rows since migration 0011 ------
+# -- token :text (search.html#token): displays and texts, stored on the token rows since migration 0012 ------
 TEXT_PARAMS = [("Observation", "code"), ("Observation", "category"), ("Observation", "value-concept"),
                ("Observation", "component-code"), ("Observation", "combo-code"), ("Condition", "code"),
                ("Encounter", "class"), ("Encounter", "type"), ("Patient", "identifier")]

@@ -144,7 +144,7 @@ async def test_name_search_reads_the_index_rows_then_the_resources_by_key(seeded
 
 
 async def test_token_text_reads_the_token_rows_alone(seeded: asyncpg.Pool) -> None:
-    """Migration 0011: ``:text`` is answered from ``sp_token`` alone (displays on the coding rows, other texts
+    """Migration 0012: ``:text`` is answered from ``sp_token`` alone (displays on the coding rows, other texts
     on text-only rows). Reading the old string rows too (a UNION) made the planner hash every match before the
     first page: 100-300 ms instead of 3 ms for ``code:text=heart`` at 500 k resources."""
     async with seeded.acquire() as conn:

@@ -123,7 +123,7 @@ def _texts(rows: Any, rtype: str, code: str) -> tuple[dict[tuple[int, int, str],
 
 
 def test_token_text_rides_on_the_coding_row() -> None:
-    """Migration 0011: a coding's folded display is its own sp_token row's ``text``; a CodeableConcept.text
+    """Migration 0012: a coding's folded display is its own sp_token row's ``text``; a CodeableConcept.text
     equal (folded) to a display of the parameter needs no row of its own."""
     obs = {"resourceType": "Observation",
            "code": {"coding": [{"system": LOINC, "code": "8867-4", "display": "Nhịp tim"}], "text": "NHỊP TIM"},

@@ -1,4 +1,4 @@
-"""Migration 0011 moves the ``:text`` string rows of exactly the pseudo-parameters the extraction writes."""
+"""Migration 0012 moves the ``:text`` string rows of exactly the pseudo-parameters the extraction writes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from benhan.demo.province import build_province
 from benhan.fhir.search.extract import extract
 from benhan.synth.generator import generate
 
-MIGRATION = Path(__file__).resolve().parents[3] / "migrations" / "versions" / "0011_token_text.py"
+MIGRATION = Path(__file__).resolve().parents[3] / "migrations" / "versions" / "0012_token_text.py"
 
 
 def test_text_params_cover_every_text_row_the_extraction_writes() -> None:
-    spec = importlib.util.spec_from_file_location("m0011", MIGRATION)
+    spec = importlib.util.spec_from_file_location("m0012", MIGRATION)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)

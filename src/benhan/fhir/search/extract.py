@@ -122,7 +122,7 @@ def _place_texts(rows: IndexRows) -> None:
     key order) of the parameter's rows that carries no text, else a text-only token row under the ``:text``
     pseudo-parameter. ``:text`` reads the parameter's rows and its pseudo-parameter's alike
     (storage/pg/search_sql.py), so which row holds a text does not matter to it; a row costs ~85 bytes with
-    its index entries where a text on an existing row costs its characters (migration 0011)."""
+    its index entries where a text on an existing row costs its characters (migration 0012)."""
     pending = rows.texts
     rows.texts = []
     for p, folded in pending:

@@ -142,7 +142,7 @@ class Sql:
 
     def _token_text(self, p: SearchParam, test: ParamTest) -> str:
         """search.html#token ``:text``: a display or text of the element starts with the (folded) value.
-        Texts are ``sp_token.text`` (migration 0011): on the parameter's own rows (a coding's display) or on
+        Texts are ``sp_token.text`` (migration 0012): on the parameter's own rows (a coding's display) or on
         text-only rows under its ``:text`` pseudo-parameter (extract._place_texts). One table, so the plan
         can walk ``sp_token_rid`` in ``rid`` order for a first page (a UNION of two tables cannot)."""
         owners = [p] if p.indexed else [o for o in (registry.lookup(p.resource_type, c) for c in p.stored) if o]

@@ -1,7 +1,7 @@
 """Token ``:text`` values in ``sp_token.text``, mostly on the coding rows themselves: far fewer index rows.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-26
 
 FHIR R4 search.html#token ``:text`` matches the display of a coding or the text of a CodeableConcept. Until
@@ -34,8 +34,8 @@ estimated 5,929 rows for ``Observation.code`` texts starting with "heart" where 
 
 from benhan.migrate import run_ddl
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
