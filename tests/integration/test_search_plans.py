@@ -196,6 +196,7 @@ async def test_reindex_keeps_statistics_and_table_settings(seeded: asyncpg.Pool)
         options = await conn.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'sp_token'::regclass")
     assert set(stats) == {"sp_string_param_value", "sp_token_param_code", "sp_token_param_text"}
     assert stats["sp_string_param_value"] == 1000
+    assert stats["sp_token_param_text"] == 1000  # migration 0012
     assert "autovacuum_analyze_scale_factor=0.01" in options
     assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
     assert "autovacuum_vacuum_scale_factor=0.05" in options
