@@ -23,7 +23,9 @@ the planner can walk one table's ``rid`` index in order and stop after a page, n
 
 Upgrading moves the old ``:text`` string rows as they are into text-only token rows (so ``:text`` keeps
 answering), which is larger than before until ``benhan reindex`` rebuilds the compact layout and gives back
-the space: 20 s for 1.0 M rows at 500 k resources (so minutes, in one transaction, at 5 M). The rows to move
+the space: 20 s for 1.0 M rows at 500 k resources (so minutes, in one transaction, at 5 M); measured there
+(resource and index tables per resource) 1,697 bytes before, 1,947 after the upgrade, 1,582 after the
+reindex (2 min), the same as a fresh load, with the same ``:text`` results at each step. The rows to move
 are those of the ``:text`` pseudo-parameters of the registry's indexed token parameters at this revision
 (``text_params``; tested against ``extract``).
 
