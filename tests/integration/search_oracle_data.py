@@ -219,3 +219,65 @@ def generate(seed: int, npat: int = 40) -> list[dict[str, Any]]:
     out += [risk_assessment(rng, i, npat) for i in range(npat // 2)]
     out += [molecular_sequence(rng, i) for i in range(npat // 2)]
     return out
+
+
+# -- token :text (displays and texts; migration 0012 stores them on the token rows) -------------------------
+TEXTS = ["Nhịp tim", "NHỊP TIM", "Huyết áp tâm thu", "Huyết áp", "Đường huyết", "Cân nặng", "Heart rate",
+         "Body weight", "Natri (Na)", "Kali", "Dấu hiệu sinh tồn", "Xét nghiệm", "Tỉnh táo", "Căn cước",
+         "Xét nghiệm máu toàn phần " * 12]  # the last is longer than the 200 folded characters kept
+
+
+def _text_concept(rng: random.Random, codes: list[str]) -> dict[str, Any]:
+    """A CodeableConcept with 0-3 codings (some without a code or display, some repeating a code with another
+    display) and a text that is absent, one of its displays in other letters, or another text."""
+    codings = []
+    for _ in range(rng.choice([0, 1, 1, 1, 2, 3])):
+        coding: dict[str, Any] = {"system": LOINC}
+        if rng.random() < 0.85:
+            coding["code"] = rng.choice(codes)
+        if rng.random() < 0.75:
+            coding["display"] = rng.choice(TEXTS)
+        codings.append(coding)
+    out: dict[str, Any] = {"coding": codings} if codings else {}
+    displays = [c["display"] for c in codings if "display" in c]
+    roll = rng.random()
+    if displays and roll < 0.45:
+        out["text"] = rng.choice(displays).upper() if rng.random() < 0.5 else rng.choice(displays)
+    elif roll < 0.75 or not codings:
+        out["text"] = rng.choice(TEXTS)
+    return out
+
+
+def text_resources(seed: int, n: int = 60, version: int = 1) -> list[dict[str, Any]]:
+    """Observations, Conditions, Encounters and Patients whose token parameters carry displays and texts."""
+    rng = random.Random(seed * 10 + version)
+    out: list[dict[str, Any]] = []
+    for i in range(n):
+        obs: dict[str, Any] = {
+            "resourceType": "Observation", "id": f"tobs{i}", "status": "final",
+            "code": _text_concept(rng, ["8867-4", "8480-6", "2951-2"]),
+            "category": [_text_concept(rng, ["vital-signs", "laboratory"]) for _ in range(rng.randint(1, 2))],
+        }
+        if rng.random() < 0.5:
+            obs["valueCodeableConcept"] = _text_concept(rng, ["A", "V"])
+        if rng.random() < 0.4:
+            obs["component"] = [{"code": _text_concept(rng, ["8480-6", "8462-4"]),
+                                 "valueQuantity": {"value": 120, "system": UCUM, "code": "mm[Hg]"}}]
+        out.append(obs)
+        out.append({"resourceType": "Condition", "id": f"tcon{i}", "subject": _ref("Patient", i),
+                    "code": _text_concept(rng, ["E11", "I10"])})
+        enc: dict[str, Any] = {"resourceType": "Encounter", "id": f"tenc{i}", "status": "finished",
+                               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                         "code": rng.choice(["AMB", "IMP"])},
+                               "type": [_text_concept(rng, ["KB", "NT"])]}
+        if rng.random() < 0.6:
+            enc["class"]["display"] = rng.choice(TEXTS)
+        out.append(enc)
+        ident: dict[str, Any] = {"system": CCCD, "value": f"0790{i:08d}"}
+        if rng.random() < 0.6:
+            ident["type"] = {"text": rng.choice(TEXTS)}
+            if rng.random() < 0.5:
+                ident["type"]["coding"] = [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                            "code": "NI", "display": "Căn cước"}]
+        out.append({"resourceType": "Patient", "id": f"tpat{i}", "identifier": [ident]})
+    return out

@@ -18,9 +18,11 @@ import asyncpg
 import fhirpathpy
 import pytest
 from fhirpathpy.models import models
-from tests.integration.search_oracle_data import generate
+from tests.integration.search_oracle_data import generate, text_resources
 
 from benhan.fhir.search import registry
+from benhan.fhir.storage.pg import bulk
+from benhan.fhir.storage.pg.reindex import reindex
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.fhir.storage.pg.search import find_matches
 from benhan.kernel.context import RequestContext
@@ -364,6 +366,85 @@ async def test_above_and_below_agree_with_the_oracle(oracle_data: list[dict[str,
                                           f"only oracle {sorted(expected - got)[:5]}")
     assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
     assert hits >= checked // 3, (hits, checked)  # the hierarchy matched more than one resource often
+
+
+# -- token :text (search.html#token): displays and texts, stored on the token rows since migration 0012 ------
+TEXT_PARAMS = [("Observation", "code"), ("Observation", "category"), ("Observation", "value-concept"),
+               ("Observation", "component-code"), ("Observation", "combo-code"), ("Condition", "code"),
+               ("Encounter", "class"), ("Encounter", "type"), ("Patient", "identifier")]
+
+
+def texts_of(v: Any) -> list[str]:
+    """The texts ``:text`` tests: displays and text of a CodeableConcept, a Coding's display, an
+    Identifier's type text (not its type codings' displays: those are ``:of-type``)."""
+    if not isinstance(v, dict):
+        return []
+    if "coding" in v or ("text" in v and "value" not in v):
+        got = [c.get("display") for c in v.get("coding", [])] + [v.get("text")]
+    elif "value" in v and "code" not in v:
+        got = [(v.get("type") or {}).get("text")]
+    else:
+        got = [v.get("display")]
+    return [t for t in got if isinstance(t, str)]
+
+
+def text_query(rng: random.Random, text: str) -> str:
+    words = text.split()
+    return rng.choice([text[:60], words[0], text[: rng.randint(1, min(len(text), 60))], fold(text)[:12],
+                       text.upper()[:20], f"{words[-1]},zz", "zz"]).strip()
+
+
+async def _check_text(conn: asyncpg.Connection, resources: list[dict[str, Any]], seed: int) -> tuple[int, int]:
+    rng = random.Random(seed)
+    mismatches, checked, hits = [], 0, 0
+    for rtype, code in TEXT_PARAMS:
+        texts = {r["id"]: [t for v in fp(r, rtype, code) for t in texts_of(v)] for r in resources
+                 if r["resourceType"] == rtype}
+        with_texts = [rid for rid, ts in texts.items() if ts]
+        assert len(with_texts) >= 10, (rtype, code)
+        for _ in range(25):
+            q = text_query(rng, rng.choice(texts[rng.choice(with_texts)]))
+            wanted = [fold(part) for part in q.split(",")]
+            expected = {rid for rid, ts in texts.items()
+                        if any(fold(t)[:200].startswith(w) for t in ts for w in wanted)}
+            got = {m[1] for m in await find_matches(conn, rtype, f"{code}:text={_enc(q)}")}
+            checked += 1
+            hits += bool(expected)
+            if got != expected:
+                mismatches.append(f"{rtype}?{code}:text={q}: only SQL {sorted(got - expected)[:5]}, "
+                                  f"only oracle {sorted(expected - got)[:5]}")
+    assert not mismatches, f"{len(mismatches)}/{checked} mismatches:\n" + "\n".join(mismatches[:25])
+    return checked, hits
+
+
+async def test_token_text_agrees_with_the_oracle(repo: PgRepository, db: asyncpg.Pool) -> None:
+    """Written by every index writer: single creates, updates (the replaced version's texts must go), the
+    COPY bulk load, then all rebuilt by ``benhan reindex``."""
+    ctx = RequestContext.system()
+    first, second = text_resources(5), text_resources(5, version=2)
+    final = []
+    for i, (old, new) in enumerate(zip(first, second, strict=True)):
+        if i % 3 == 0:
+            await repo.update(ctx, old["resourceType"], old["id"], old)
+            final.append(old)
+        elif i % 3 == 1:
+            await repo.update(ctx, old["resourceType"], old["id"], old)
+            await repo.update(ctx, new["resourceType"], new["id"], new)
+            final.append(new)
+    bulked = [r for i, r in enumerate(first) if i % 3 == 2]
+    async with db.acquire() as conn, conn.transaction():
+        await bulk.write_batch(conn, bulked)
+    final += bulked
+    async with db.acquire() as conn:
+        checked, hits = await _check_text(conn, final, 21)
+        assert hits >= checked // 2, (hits, checked)  # not vacuous
+        # a display of a coding without a code and a CodeableConcept with text only have rows of their own
+        assert await conn.fetchval("SELECT count(*) FROM sp_token WHERE code = '' AND text IS NOT NULL") > 0
+        pseudo = [registry.pseudo_id(p, "text") for p in (registry.lookup(t, c) for t, c in TEXT_PARAMS) if p]
+        assert await conn.fetchval("SELECT count(*) FROM sp_string WHERE param = ANY($1::int4[])", pseudo) == 0
+    await reindex(db, lambda done, total: None)
+    async with db.acquire() as conn:
+        await _check_text(conn, final, 22)
 
 
 def _enc(text: str) -> str:

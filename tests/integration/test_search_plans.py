@@ -143,6 +143,19 @@ async def test_name_search_reads_the_index_rows_then_the_resources_by_key(seeded
             assert not joins, f"{qs}: the index rows and the resources are joined ({joins}), not looked up by key"
 
 
+async def test_token_text_reads_the_token_rows_alone(seeded: asyncpg.Pool) -> None:
+    """Migration 0012: ``:text`` is answered from ``sp_token`` alone (displays on the coding rows, other texts
+    on text-only rows). Reading the old string rows too (a UNION) made the planner hash every match before the
+    first page: 100-300 ms instead of 3 ms for ``code:text=heart`` at 500 k resources."""
+    async with seeded.acquire() as conn:
+        for qs in ("code:text=chi so", "combo-code:text=Chỉ", "code:text=khong co"):
+            scans = await _plan(conn, "Observation", qs)
+            tables = {rel for _node, rel in scans if rel.startswith("sp_")}
+            assert tables == {"sp_token"}, (qs, scans)
+            assert not [node for node, rel in scans if node == "Seq Scan"], (qs, scans)
+            assert "HashAggregate" not in {node for node, _rel in scans}, (qs, scans)
+
+
 async def test_everything_returns_the_compartment_and_pages(seeded: asyncpg.Pool) -> None:
     async with seeded.acquire() as conn:
         page = await everything(conn, "pat7", None, None, None, None, 30, 0)
@@ -181,8 +194,9 @@ async def test_reindex_keeps_statistics_and_table_settings(seeded: asyncpg.Pool)
         stats = {r["stxname"]: r["stxstattarget"] for r in await conn.fetch(
             "SELECT stxname, stxstattarget FROM pg_statistic_ext WHERE stxname LIKE 'sp_%'")}
         options = await conn.fetchval("SELECT reloptions FROM pg_class WHERE oid = 'sp_token'::regclass")
-    assert set(stats) == {"sp_string_param_value", "sp_token_param_code"}
+    assert set(stats) == {"sp_string_param_value", "sp_token_param_code", "sp_token_param_text"}
     assert stats["sp_string_param_value"] == 1000
+    assert stats["sp_token_param_text"] == 1000  # migration 0012
     assert "autovacuum_analyze_scale_factor=0.01" in options
     assert "autovacuum_vacuum_insert_scale_factor=0.01" in options
     assert "autovacuum_vacuum_scale_factor=0.05" in options

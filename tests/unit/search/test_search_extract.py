@@ -105,8 +105,77 @@ def test_token_identifier_codeable_concept_and_boolean() -> None:
                                                    "text": "Nhịp tim"}}
     rows = extract("Observation", obs)
     assert (_pid("Observation", "code"), system_hash("http://loinc.org"), "8867-4") in rows.tokens
-    text_pid = registry.pseudo_id(registry.lookup("Observation", "code"), "text")  # type: ignore[arg-type]
-    assert (text_pid, "nhip tim", None) in rows.strings  # :text rows need no original (no :exact on them)
+
+
+LOINC = "http://loinc.org"
+
+
+def _texts(rows: Any, rtype: str, code: str) -> tuple[dict[tuple[int, int, str], str | None], set[str]]:
+    """The token rows of a parameter with their texts, and its text-only rows' texts (``:text`` pseudo-id)."""
+    p = registry.lookup(rtype, code)
+    assert p is not None
+    text_pid = registry.pseudo_id(p, "text")
+    assert not any(pid == text_pid for pid, _v, _e in rows.strings)  # no sp_string rows for :text any more
+    assert {r for r in rows.token_rows() if r[0] == text_pid} == {(text_pid, 0, "", t) for t in
+                                                                  {t for pid, t in rows.text_rows if pid == text_pid}}
+    return ({k: t for k, t in rows.tokens.items() if k[0] == p.pid},
+            {t for pid, t in rows.text_rows if pid == text_pid})
+
+
+def test_token_text_rides_on_the_coding_row() -> None:
+    """Migration 0012: a coding's folded display is its own sp_token row's ``text``; a CodeableConcept.text
+    equal (folded) to a display of the parameter needs no row of its own."""
+    obs = {"resourceType": "Observation",
+           "code": {"coding": [{"system": LOINC, "code": "8867-4", "display": "Nhịp tim"}], "text": "NHỊP TIM"},
+           "category": [{"coding": [{"code": "vital-signs", "display": "Dấu hiệu sinh tồn"}]},
+                        {"coding": [{"code": "exam", "display": "Khám"}], "text": "Khám"}]}
+    rows = extract("Observation", obs)
+    assert _texts(rows, "Observation", "code") == ({(_pid("Observation", "code"), system_hash(LOINC), "8867-4"):
+                                                    "nhip tim"}, set())
+    tokens, strings = _texts(rows, "Observation", "category")
+    assert set(tokens.values()) == {"dau hieu sinh ton", "kham"}
+    assert strings == set()
+    assert rows.texts == []  # every pending text was placed
+
+
+def test_token_text_without_a_home_is_a_text_only_row() -> None:
+    long = "Huyết áp " * 40
+    obs = {"resourceType": "Observation",
+           "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "Huyết áp"},
+                               {"system": LOINC, "display": "Không có mã"},  # a display without a code
+                               {"system": LOINC, "code": "85354-9", "display": "BP panel"}],  # same row, 2nd text
+                    "text": long}}
+    tokens, strings = _texts(extract("Observation", obs), "Observation", "code")
+    assert tokens == {(_pid("Observation", "code"), system_hash(LOINC), "85354-9"): "huyet ap"}
+    assert strings == {"khong co ma", "bp panel", fold(long)[:200]}  # folded and cut as the string rows were
+
+
+def test_token_text_fills_a_row_without_display() -> None:
+    """A text the parameter's rows do not carry goes on one of its rows without a text (any row answers
+    ``:text`` for the resource), in key order so that extraction is deterministic."""
+    obs = {"resourceType": "Observation",
+           "code": {"coding": [{"system": LOINC, "code": "8867-4"}, {"system": LOINC, "code": "1111-1"}],
+                    "text": "Nhịp tim"}}
+    tokens, strings = _texts(extract("Observation", obs), "Observation", "code")
+    pid = _pid("Observation", "code")
+    assert tokens == {(pid, system_hash(LOINC), "1111-1"): "nhip tim", (pid, system_hash(LOINC), "8867-4"): None}
+    assert strings == set()
+    ident = {"resourceType": "Patient", "identifier": [{"system": CCCD, "value": "001", "type": {"text": "Căn cước"}}]}
+    tokens, strings = _texts(extract("Patient", ident), "Patient", "identifier")
+    assert tokens == {(_pid("Patient", "identifier"), system_hash(CCCD), "001"): "can cuoc"}
+
+
+def test_meta_tags_and_composites_carry_no_text() -> None:
+    obs = {"resourceType": "Observation", "meta": {"tag": [{"system": "s", "code": "t", "display": "Thẻ"}]},
+           "component": [{"code": {"coding": [{"code": "8480-6", "display": "Tâm thu"}]},
+                          "valueCodeableConcept": {"coding": [{"code": "high", "display": "Cao"}]}}]}
+    rows = extract("Observation", obs)
+    assert rows.tokens[(_pid("Observation", "_tag"), system_hash("s"), "t")] is None
+    assert _texts(rows, "Observation", "component-code")[0] == {
+        (_pid("Observation", "component-code"), 0, "8480-6"): "tam thu"}
+    comp = registry.lookup("Observation", "component-code-value-concept")
+    assert comp is not None
+    assert rows.tokens[(registry.composite_id(comp, "8480-6"), 0, "high")] is None
 
 
 def test_dates_by_precision_and_period() -> None:

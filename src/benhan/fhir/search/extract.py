@@ -4,8 +4,9 @@ Each parameter's FHIRPath expression is compiled once (:mod:`.paths`); the selec
 into typed values by FHIR type (FHIR R4 search.html "Search Parameter Types"):
 
 - string: folded (accent/case-insensitive, đ→d) value + the original for ``:exact``;
-- token: (hash of system, code); display/text go to the string rows of the ``:text`` pseudo-parameter;
-  Identifier.type to ``:of-type`` rows;
+- token: (hash of system, code) and the folded display of a coding, for ``:text``; a text no token row of
+  the parameter carries (a CodeableConcept.text unlike its displays, a display without a code) is a token
+  row of its own under the ``:text`` pseudo-parameter; Identifier.type to ``:of-type`` rows;
 - date: the implicit ``[low, high)`` range by precision, Periods open-ended as needed;
 - number / quantity: decimals, quantity unit system and code, plus the UCUM canonical form;
 - reference: (target type, id or absolute URL); Reference.identifier to ``:identifier`` token rows;
@@ -56,7 +57,8 @@ class IndexRows:
     """Rows per index table, without the ``rid`` column (see storage/pg/index.py for the layout)."""
 
     strings: set[tuple[int, str, str | None]] = field(default_factory=set)  # pid, folded, original (None: = folded)
-    tokens: set[tuple[int, int, str]] = field(default_factory=set)  # pid, system hash, code
+    # (pid, system hash, code) -> folded :text carried by the row (a coding's display), or None
+    tokens: dict[tuple[int, int, str], str | None] = field(default_factory=dict)
     dates: set[tuple[int, datetime, datetime]] = field(default_factory=set)  # pid, low, high (exclusive)
     numbers: set[tuple[int, Decimal]] = field(default_factory=set)
     # pid, value, system hash, code, canonical value, canonical code
@@ -65,6 +67,15 @@ class IndexRows:
     uris: set[tuple[int, str]] = field(default_factory=set)
     narrative: str = ""  # folded narrative text (_text)
     content: str = ""  # folded text of every string in the resource (_content)
+    # :text values no token row carries: (pseudo-parameter ``:text``, folded text); see _place_texts
+    text_rows: set[tuple[int, str]] = field(default_factory=set)
+    # :text values not yet placed: (parameter, folded text)
+    texts: list[tuple[SearchParam, str]] = field(default_factory=list)
+
+    def token_rows(self) -> list[tuple[int, int, str, str | None]]:
+        """The ``sp_token`` rows: (pid, system hash, code, folded text or None); a text-only row has no
+        system and an empty code, under a parameter id that no code search reads."""
+        return [(*key, text) for key, text in self.tokens.items()] + [(pid, 0, "", t) for pid, t in self.text_rows]
 
 
 def split_reference(literal: str) -> tuple[str, str] | None:
@@ -82,19 +93,47 @@ def split_reference(literal: str) -> tuple[str, str] | None:
     return "", literal
 
 
-def _add_string(rows: IndexRows, pid: int, text: str, exact: bool = True) -> None:
+def _add_string(rows: IndexRows, pid: int, text: str) -> None:
     """A string row; the original is kept for ``:exact`` only when it differs from the folded form."""
     if text.strip():
         folded = _fold(text)[:200]
         original = text[:200]
-        rows.strings.add((pid, folded, original if exact and original != folded else None))
+        rows.strings.add((pid, folded, original if original != folded else None))
 
 
-def _add_text(rows: IndexRows, p: SearchParam, text: str) -> None:
-    # search.html#token `:text` — on display/text. Not for meta tags (_tag, _security): their displays are
-    # the same on every resource of a feed and cost a row each; `_tag:text` is documented as unsupported.
-    if not p.code.startswith("_"):
-        _add_string(rows, _pseudo(p, "text"), text, exact=False)
+def _folded_text(p: SearchParam, text: Any) -> str | None:
+    """The ``:text`` value of a display or text (folded and cut as string rows are), None when not indexed.
+    search.html#token `:text` — on display/text. Not for meta tags (_tag, _security): their displays are
+    the same on every resource of a feed and cost a row each; `_tag:text` is documented as unsupported."""
+    if p.code.startswith("_") or not isinstance(text, str) or not text.strip():
+        return None
+    return _fold(text)[:200]
+
+
+def _add_text(rows: IndexRows, p: SearchParam, text: Any) -> None:
+    folded = _folded_text(p, text)
+    if folded is not None:
+        rows.texts.append((p, folded))
+
+
+def _place_texts(rows: IndexRows) -> None:
+    """Give each pending ``:text`` value of a parameter a home: nothing when a token row of the parameter
+    already carries it (a CodeableConcept.text equal to a display: the usual case), else the first (in
+    key order) of the parameter's rows that carries no text, else a text-only token row under the ``:text``
+    pseudo-parameter. ``:text`` reads the parameter's rows and its pseudo-parameter's alike
+    (storage/pg/search_sql.py), so which row holds a text does not matter to it; a row costs ~85 bytes with
+    its index entries where a text on an existing row costs its characters (migration 0012)."""
+    pending = rows.texts
+    rows.texts = []
+    for p, folded in pending:
+        mine = [key for key in rows.tokens if key[0] == p.pid]
+        if any(rows.tokens[key] == folded for key in mine):
+            continue
+        free = sorted(key for key in mine if rows.tokens[key] is None)
+        if free:
+            rows.tokens[free[0]] = folded
+        else:
+            rows.text_rows.add((_pseudo(p, "text"), folded))
 
 
 def _strings(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -115,41 +154,47 @@ def _strings(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
                 _add_string(rows, p.pid, whole)
 
 
-def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> None:
+def _coding(rows: IndexRows, p: SearchParam, coding: dict[str, Any]) -> str | None:
+    """The coding's token row, its display on that row when the row has none yet (else placed later);
+    returns the folded display."""
     code = coding.get("code")
+    display = _folded_text(p, coding.get("display"))
     if isinstance(code, str):
-        rows.tokens.add((p.pid, system_hash(coding.get("system")), code))
-    if isinstance(coding.get("display"), str):
-        _add_text(rows, p, coding["display"])
+        key = (p.pid, system_hash(coding.get("system")), code)
+        if rows.tokens.get(key) is None:
+            rows.tokens[key] = display
+            return display
+    if display is not None:
+        rows.texts.append((p, display))
+    return display
 
 
 def _tokens(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
     value, typ = sel
     if isinstance(value, bool):
-        rows.tokens.add((p.pid, 0, "true" if value else "false"))
+        rows.tokens.setdefault((p.pid, 0, "true" if value else "false"), None)
     elif isinstance(value, str):
-        rows.tokens.add((p.pid, 0, value))
+        rows.tokens.setdefault((p.pid, 0, value), None)
     elif not isinstance(value, dict):
         return
     elif typ == "CodeableConcept" or (typ is None and ("coding" in value or "text" in value)):
-        for coding in value.get("coding", ()):
-            _coding(rows, p, coding)
-        if isinstance(value.get("text"), str):
-            _add_text(rows, p, value["text"])
+        displays = {_coding(rows, p, coding) for coding in value.get("coding", ())}
+        text = _folded_text(p, value.get("text"))
+        if text is not None and text not in displays:  # usually it repeats a display, which has a home
+            rows.texts.append((p, text))
     elif typ == "Identifier" or (typ is None and "value" in value and "code" not in value):
         ident = value.get("value")
         if isinstance(ident, str):
             system = None if typ == "ContactPoint" else value.get("system")
-            rows.tokens.add((p.pid, system_hash(system), ident))
+            rows.tokens.setdefault((p.pid, system_hash(system), ident), None)
             for coding in (value.get("type") or {}).get("coding", ()):
                 # search.html#token `:of-type`: type system | type code | identifier value
-                rows.tokens.add((_pseudo(p, "of-type"), system_hash(coding.get("system")),
-                                 f"{coding.get('code')}|{ident}"))
-        if isinstance((value.get("type") or {}).get("text"), str):
-            _add_text(rows, p, value["type"]["text"])
+                rows.tokens.setdefault((_pseudo(p, "of-type"), system_hash(coding.get("system")),
+                                        f"{coding.get('code')}|{ident}"), None)
+        _add_text(rows, p, (value.get("type") or {}).get("text"))
     elif typ == "ContactPoint":
         if isinstance(value.get("value"), str):
-            rows.tokens.add((p.pid, 0, value["value"]))
+            rows.tokens.setdefault((p.pid, 0, value["value"]), None)
     else:
         _coding(rows, p, value)
 
@@ -211,7 +256,7 @@ def _references(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
             rows.references.add((p.pid, split[0] or (reference_type(value) or ""), split[1]))
     ident = value.get("identifier")
     if isinstance(ident, dict) and isinstance(ident.get("value"), str):
-        rows.tokens.add((_pseudo(p, "identifier"), system_hash(ident.get("system")), ident["value"]))
+        rows.tokens.setdefault((_pseudo(p, "identifier"), system_hash(ident.get("system")), ident["value"]), None)
 
 
 def _uris(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
@@ -295,7 +340,10 @@ def _composite(rows: IndexRows, rtype: str, p: SearchParam, resource: dict[str, 
         target = getattr(rows, _GROUP[parts[1].type])
         for code in codes:
             cid = _composite_id(p, code)
-            target.update((cid, *row[1:]) for row in group if row[0] == parts[1].pid)
+            if isinstance(target, dict):  # token values: no :text on a composite
+                target.update(((cid, *key[1:]), None) for key in group if key[0] == parts[1].pid)
+            else:
+                target.update((cid, *row[1:]) for row in group if row[0] == parts[1].pid)
 
 
 #: handler, parameter, compiled walker (None: composite), and the top-level keys the walk needs (None: unknown)
@@ -354,6 +402,8 @@ def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
             continue
         for sel in walk(resource):
             handler(rows, p, sel)
+    if rows.texts:
+        _place_texts(rows)
     narrative = (resource.get("text") or {}).get("div")
     if isinstance(narrative, str):
         rows.narrative = fold(_strip_tags(narrative))

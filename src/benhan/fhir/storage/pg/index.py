@@ -10,7 +10,7 @@ version, ``supersede_deleted`` for a deletion; ``write_index`` replaces the rows
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,7 +38,7 @@ _CONTENT_LIMIT = 20_000  # characters of folded text in the _content vector (tsv
 # (table, columns, array types) for the unnest inserts, in IndexRows field order.
 _LAYOUT: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("sp_string", "param, value, exact", ("int4", "text", "text")),
-    ("sp_token", "param, system, code", ("int4", "int8", "text")),
+    ("sp_token", "param, system, code, text", ("int4", "int8", "text", "text")),
     ("sp_date", "param, low, high", ("int4", "timestamptz", "timestamptz")),
     ("sp_number", "param, value", ("int4", "numeric")),
     ("sp_quantity", "param, value, system, code, canonical_value, canonical_code",
@@ -147,8 +147,8 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[row[i] for row in rows] for i in range(width)]
 
 
-def _groups(rows: IndexRows) -> tuple[set[Any], ...]:
-    return (rows.strings, rows.tokens, rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
+def _groups(rows: IndexRows) -> tuple[Collection[tuple[Any, ...]], ...]:
+    return (rows.strings, rows.token_rows(), rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
 
 
 def _arguments(rows: IndexRows) -> list[Any]:
@@ -312,8 +312,9 @@ async def insert_new(
     statement, which PostgreSQL commits atomically on its own."""
     args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
                        [pack(r.content, r.type) for r in new], when]
+    groups = [_groups(r.rows) for r in new]
     for g in range(len(_LAYOUT)):
-        group = [(pos, *row) for pos, r in enumerate(new, 1) for row in _groups(r.rows)[g]]
+        group = [(pos, *row) for pos, gs in enumerate(groups, 1) for row in gs[g]]
         args.extend(_columns(group, len(_LAYOUT[g][2]) + 1))
     texts = [(pos, r.rows.narrative, r.rows.content[:_CONTENT_LIMIT]) for pos, r in enumerate(new, 1)]
     args.extend(_columns(texts, 3))

@@ -120,8 +120,10 @@ class Sql:
         if test.modifier == "missing":
             exists = f"EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND {self.params(p)})"
             return f"NOT {exists}" if test.values[0].text == "true" else exists
-        if p.type == "token" and test.modifier in ("text", "of-type"):
-            table, suffix = ("sp_string" if test.modifier == "text" else "sp_token"), test.modifier
+        if p.type == "token" and test.modifier == "text":
+            return self._token_text(p, test)
+        if p.type == "token" and test.modifier == "of-type":
+            suffix = "of-type"
         if p.type == "reference" and test.modifier == "identifier":
             table, suffix = "sp_token", "identifier"
         ors = " OR ".join(f"({self._value(p, test.modifier, v)})" for v in test.values)
@@ -137,6 +139,16 @@ class Sql:
             # by primary key: 1.3-10 ms for the same names, whatever the estimate.
             return f"r.rid = ANY(ARRAY({rows}))"
         return f"{hint}r.rid IN ({rows})"
+
+    def _token_text(self, p: SearchParam, test: ParamTest) -> str:
+        """search.html#token ``:text``: a display or text of the element starts with the (folded) value.
+        Texts are ``sp_token.text`` (migration 0012): on the parameter's own rows (a coding's display) or on
+        text-only rows under its ``:text`` pseudo-parameter (extract._place_texts). One table, so the plan
+        can walk ``sp_token_rid`` in ``rid`` order for a first page (a UNION of two tables cannot)."""
+        owners = [p] if p.indexed else [o for o in (registry.lookup(p.resource_type, c) for c in p.stored) if o]
+        pids = [o.pid for o in owners] + [registry.pseudo_id(o, "text") for o in owners]
+        ors = " OR ".join(f"({self._prefix('x.text', v.text)})" for v in test.values)
+        return f"r.rid IN (SELECT x.rid FROM sp_token x WHERE x.param = ANY({self.arg(pids, 'int4[]')}) AND ({ors}))"
 
     def _compartment_hint(self, rtype: str, p: SearchParam, test: ParamTest) -> str:
         """``r.patient_id = …`` in front of a patient reference test, when it cannot change the result.
@@ -233,8 +245,6 @@ class Sql:
     def _value(self, p: SearchParam, modifier: str | None, v: Value) -> str:
         if p.type == "token" and modifier in ("in", "not-in"):
             return self._in(v.text)
-        if p.type == "token" and modifier == "text":
-            return self._string(None, v.text)
         if p.type == "token" and modifier in ("above", "below"):
             return self._subsumed(modifier, v.text)
         if p.type == "string":
@@ -264,10 +274,14 @@ class Sql:
             # `exact` is NULL when the original equals its folded form (storage, extract._add_string).
             return (f"x.value = {self.arg(fold(text)[:200])} AND (x.exact = {self.arg(text)} OR "
                     f"(x.exact IS NULL AND x.value = {self.arg(text)}))")
-        folded = fold(text)
         if modifier == "contains":
-            return f"x.value LIKE {self.arg('%' + folded + '%')}"
-        return f"x.value >= {self.arg(folded)} AND x.value < {self.arg(folded + _FOLD_TOP)}"
+            return f"x.value LIKE {self.arg('%' + fold(text) + '%')}"
+        return self._prefix("x.value", text)
+
+    def _prefix(self, column: str, text: str) -> str:
+        """``column`` (folded, COLLATE "C") starts with the folded ``text``: a range on its btree."""
+        folded = fold(text)
+        return f"{column} >= {self.arg(folded)} AND {column} < {self.arg(folded + _FOLD_TOP)}"
 
     def _token(self, modifier: str | None, text: str) -> str:
         parts = split_escaped(text, "|")
