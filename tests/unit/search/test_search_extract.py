@@ -244,3 +244,14 @@ def test_text_and_content() -> None:
                                "text": {"status": "generated", "div": "<div><b>Võ</b> Văn Kiệt</div>"}})
     assert rows.narrative.split() == ["vo", "van", "kiet"]
     assert "vo" in rows.content.split()
+
+
+def test_content_is_the_text_not_ids_timestamps_or_base64() -> None:
+    doc = {"resourceType": "DocumentReference", "id": "Xk2abc", "status": "current",
+           "meta": {"versionId": "3", "lastUpdated": "2026-11-26T08:15:00.071Z", "tag": [{"code": "synthetic"}]},
+           "description": "Tóm tắt ra viện", "date": "2026-11-20T10:00:00+07:00",
+           "content": [{"attachment": {"contentType": "text/plain", "data": "VMOzbSB04bqvdA==", "title": "Giấy"}}]}
+    words = extract("DocumentReference", doc).content.split()
+    assert {"tom", "tat", "ra", "vien", "giay", "current", "text", "plain"} <= set(words)
+    for noise in ("xk2abc", "3", "2026", "071z", "synthetic", "vmozbsb04bqvdA".lower()):
+        assert noise not in words, noise

@@ -275,13 +275,23 @@ def root_keys(expression: str, resource_type: str) -> frozenset[str] | None:
     return frozenset(keys)
 
 
+#: Keys whose values are not text a reader would search for: addresses and code systems, the narrative (``_text``
+#: has it), element and resource ids, ``meta`` (version, timestamps, profiles, tags), and base64Binary
+#: (``Attachment.data``, ``Binary.data``, ``hash``): ``_content`` of a document had indexed its attachment's
+#: base64 and its timestamps as words.
+_NOT_CONTENT = frozenset({"reference", "system", "url", "div", "id", "meta", "data", "hash"})
+#: date, dateTime and instant values (FHIR R4 datatypes.html): dates are searched with date parameters
+_DATE_LIKE = re.compile(r"^-?\d{4}(-\d{2}(-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
+
+
 def iter_strings(value: Any) -> Iterator[str]:
-    """Every string leaf of a JSON value (for ``_content``)."""
+    """Every string leaf of a JSON value that is text (for ``_content``; see ``_NOT_CONTENT``)."""
     if isinstance(value, str):
-        yield value
+        if not _DATE_LIKE.match(value):
+            yield value
     elif isinstance(value, dict):
         for k, v in value.items():
-            if k not in ("reference", "system", "url", "div"):
+            if k not in _NOT_CONTENT:
                 yield from iter_strings(v)
     elif isinstance(value, list):
         for v in value:
