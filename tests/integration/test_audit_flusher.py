@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
+import pytest
 
 from benhan.access.audit import audit_record
 from benhan.fhir.storage.access_types import AuditInfo
@@ -62,3 +63,28 @@ async def test_append_starts_a_missing_chain_head_and_chains_the_batches(db: asy
         assert [(r["chain"], r["seq"]) for r in rows] == [(5, 1), (5, 2), (5, 3), (5, 4), (6, 1), (6, 2)]
         assert await conn.fetchval("SELECT seq FROM audit_head WHERE chain = 5") == 4
         assert (await verify(conn)).ok
+
+
+async def test_the_columns_arrive_as_recorded(db: asyncpg.Pool) -> None:
+    ctx = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
+                         client_id=None, scopes=frozenset({"system/*.rs"}))
+    now = clock.now()
+    records = [audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
+               audit_record(ctx, AuditInfo("search", type="Encounter", query="patient=p1"), now)]
+    async with db.acquire() as conn:
+        await append(conn, records, chain=2)
+        rows = await conn.fetch("SELECT * FROM audit_log WHERE chain = 2 ORDER BY seq")
+        assert (await verify(conn)).ok
+    for row, rec in zip(rows, records, strict=True):
+        assert (row["recorded"], row["action"], row["outcome"], row["user_name"], row["user_id"], row["client_id"],
+                row["facility_id"], row["department_id"], row["patient_id"], row["break_glass"],
+                tuple(row["entity"])) == (
+                rec.recorded, rec.action, rec.outcome, rec.user_name, rec.user_id, rec.client_id, rec.facility_id,
+                rec.department_id, rec.patient_id, rec.break_glass, rec.entity)
+    assert [r["entity"] for r in rows] == [["Patient/p1"], []]
+
+
+async def test_rows_and_contents_must_agree(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        with pytest.raises(asyncpg.RaiseError, match="0 rows for 1 contents"):
+            await conn.execute("SELECT benhan_audit_append_rows(1, '[]'::json, $1)", [b"{}"])

@@ -50,12 +50,21 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
 
 
 async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
-    """Append ``records`` to one chain inside the caller's transaction."""
+    """Append ``records`` to one chain inside the caller's transaction (``benhan_audit_append_rows``,
+    migrations 0011: the columns as one JSON argument, not 13 arrays that asyncpg inspects element by element)."""
     if not records:
         return
+    rows = orjson.dumps([
+        {"recorded": r.recorded, "action": r.action, "outcome": r.outcome, "user_name": r.user_name,
+         "user_id": r.user_id, "client_id": r.client_id, "facility_id": r.facility_id,
+         "department_id": r.department_id, "patient_id": r.patient_id, "break_glass": r.break_glass,
+         "entity": " ".join(r.entity) or None}
+        for r in records
+    ])
     await conn.execute(
-        "SELECT benhan_audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        *append_args(records, chain),
+        "SELECT benhan_audit_append_rows($1, $2::json, $3)",
+        random.randrange(AUDIT_CHAINS) if chain is None else chain, rows.decode(),
+        [pack(r.content, "AuditEvent") for r in records],  # stored like resources (storage/content.py)
     )
 
 
