@@ -1,5 +1,5 @@
 """The read audit's group commit (issue 8): the flusher keeps one connection from batch to batch, takes a new
-one when that connection was closed, and gives it back at shutdown; ``benhan_audit_append`` (migration 0011)
+one when that connection was closed, and gives it back at shutdown; ``benhan_audit_append`` (migration 0013)
 starts a missing chain head itself and chains its hashes as before."""
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
 
 async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
     """Append ``records`` to one chain inside the caller's transaction (``benhan_audit_append_rows``,
-    migrations 0011: the columns as one JSON argument, not 13 arrays that asyncpg inspects element by element)."""
+    migrations 0013: the columns as one JSON argument, not 13 arrays that asyncpg inspects element by element)."""
     if not records:
         return
     rows = orjson.dumps([

@@ -1,7 +1,7 @@
 """``benhan_audit_append`` without the chain-head insert on every call; ``benhan_audit_append_rows`` (issue 8).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-26
 
 0003's function began each append with ``INSERT INTO audit_head … ON CONFLICT DO NOTHING`` (the genesis hash
@@ -21,8 +21,8 @@ SQL (``fhir/storage/pg/index.py``) keep the array form.
 
 from benhan.migrate import run_ddl
 
-revision = "0011"
-down_revision = "0010"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
