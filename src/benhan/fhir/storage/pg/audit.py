@@ -164,7 +164,8 @@ class AuditLog:
                 fut.set_result(None)
 
     async def close(self) -> None:
-        """Flush what is queued and stop (application shutdown)."""
+        """Flush what is queued, stop and give the flushers' connections back (application shutdown; until
+        then the pool's ``close()`` waits for them)."""
         self._closing = True
         if self._queue is not None:
             for _ in self._tasks:
