@@ -5,6 +5,7 @@ lost or written twice when writers race (FHIR R4 http.html#concurrency)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
@@ -30,8 +31,15 @@ async def _counts(db: asyncpg.Pool, rid: int) -> tuple[int, int, int, int]:
                 await conn.fetchval("SELECT count(*) FROM audit_log"))
 
 
-async def test_racing_updates_without_if_match_all_land_in_order(db: asyncpg.Pool) -> None:
-    repo = PgRepository(db, access=AccessControl(), audit=AuditLog(db))
+@pytest.fixture
+async def audited(db: asyncpg.Pool) -> AsyncIterator[PgRepository]:
+    log = AuditLog(db)
+    yield PgRepository(db, access=AccessControl(), audit=log)
+    await log.close()  # the read audit's flusher keeps a connection of the pool until it is closed
+
+
+async def test_racing_updates_without_if_match_all_land_in_order(db: asyncpg.Pool, audited: PgRepository) -> None:
+    repo = audited
     pid = (await repo.create(CLIENT, {"resourceType": "Patient", "gender": "male"})).resource.id
     genders = ["female", "other", "unknown", "male", "female", "other"]
     done = await asyncio.gather(*(repo.update(CLIENT, "Patient", pid, {"resourceType": "Patient", "id": pid,
@@ -70,8 +78,8 @@ async def test_a_stale_version_writes_nothing(db: asyncpg.Pool) -> None:
     assert (await _counts(db, rid))[:2] == (3, 2)
 
 
-async def test_update_and_delete_race_leaves_consistent_versions(db: asyncpg.Pool) -> None:
-    repo = PgRepository(db, access=AccessControl(), audit=AuditLog(db))
+async def test_update_and_delete_race_leaves_consistent_versions(db: asyncpg.Pool, audited: PgRepository) -> None:
+    repo = audited
     pid = (await repo.create(CLIENT, {"resourceType": "Patient", "gender": "male"})).resource.id
     update = repo.update(CLIENT, "Patient", pid, {"resourceType": "Patient", "id": pid, "gender": "female"})
     await asyncio.gather(update, repo.delete(CLIENT, "Patient", pid))

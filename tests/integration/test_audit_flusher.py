@@ -1,0 +1,90 @@
+"""The read audit's group commit (issue 8): the flusher keeps one connection from batch to batch, takes a new
+one when that connection was closed, and gives it back at shutdown; ``benhan_audit_append`` (migration 0013)
+starts a missing chain head itself and chains its hashes as before."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+
+from benhan.access.audit import audit_record
+from benhan.fhir.storage.access_types import AuditInfo
+from benhan.fhir.storage.pg.audit import AuditLog, append, verify
+from benhan.kernel import clock
+from benhan.kernel.context import RequestContext
+from benhan.kernel.db import create_pool
+
+CTX = RequestContext(client_id="c", username="c", scopes=frozenset({"system/*.rs"}))
+
+
+def _read(id_: str) -> list:
+    return [audit_record(CTX, AuditInfo("read", type="Patient", id=id_, patient_id=id_), clock.now())]
+
+
+async def _appenders(db: asyncpg.Pool) -> list[int]:
+    async with db.acquire() as conn:
+        return [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'benhan'"
+            " AND query LIKE '%benhan_audit_append%' ORDER BY pid")]
+
+
+async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: asyncpg.Pool,
+                                                                          database_url: str) -> None:
+    pool = await create_pool(database_url, 1, 2)
+    log = AuditLog(pool)
+    try:
+        await log.record(_read("p1"))
+        await log.record(_read("p2"))
+        assert pool.get_idle_size() == pool.get_size() - 1  # held by the flusher between batches
+        (pid,) = await _appenders(db)
+        async with db.acquire() as conn:  # the server closes it (restart, idle timeout, an operator) ...
+            await conn.execute("SELECT pg_terminate_backend($1)", pid)
+        await asyncio.sleep(0.2)  # ... while the flusher waits for the next batch
+        await log.record(_read("p3"))  # still recorded, on a fresh connection
+        assert pid not in await _appenders(db)
+    finally:
+        await log.close()
+    assert pool.get_idle_size() == pool.get_size()  # given back at shutdown
+    await pool.close()
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'read'") == 3
+        assert (await verify(conn)).ok
+
+
+async def test_append_starts_a_missing_chain_head_and_chains_the_batches(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        await conn.execute("DELETE FROM audit_head WHERE chain = 5")  # as after a reset: no head row
+        await append(conn, _read("a") + _read("b") + _read("c"), chain=5)
+        await append(conn, _read("d"), chain=5)
+        await append(conn, _read("e") + _read("f"), chain=6)
+        rows = await conn.fetch("SELECT chain, seq FROM audit_log ORDER BY chain, seq")
+        assert [(r["chain"], r["seq"]) for r in rows] == [(5, 1), (5, 2), (5, 3), (5, 4), (6, 1), (6, 2)]
+        assert await conn.fetchval("SELECT seq FROM audit_head WHERE chain = 5") == 4
+        assert (await verify(conn)).ok
+
+
+async def test_the_columns_arrive_as_recorded(db: asyncpg.Pool) -> None:
+    ctx = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
+                         client_id=None, scopes=frozenset({"system/*.rs"}))
+    now = clock.now()
+    records = [audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
+               audit_record(ctx, AuditInfo("search", type="Encounter", query="patient=p1"), now)]
+    async with db.acquire() as conn:
+        await append(conn, records, chain=2)
+        rows = await conn.fetch("SELECT * FROM audit_log WHERE chain = 2 ORDER BY seq")
+        assert (await verify(conn)).ok
+    for row, rec in zip(rows, records, strict=True):
+        assert (row["recorded"], row["action"], row["outcome"], row["user_name"], row["user_id"], row["client_id"],
+                row["facility_id"], row["department_id"], row["patient_id"], row["break_glass"],
+                tuple(row["entity"])) == (
+                rec.recorded, rec.action, rec.outcome, rec.user_name, rec.user_id, rec.client_id, rec.facility_id,
+                rec.department_id, rec.patient_id, rec.break_glass, rec.entity)
+    assert [r["entity"] for r in rows] == [["Patient/p1"], []]
+
+
+async def test_rows_and_contents_must_agree(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:
+        with pytest.raises(asyncpg.RaiseError, match="0 rows for 1 contents"):
+            await conn.execute("SELECT benhan_audit_append_rows(1, '[]'::json, $1)", [b"{}"])
