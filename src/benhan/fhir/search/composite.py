@@ -27,15 +27,12 @@ from typing import Any
 from benhan.fhir.search import registry
 from benhan.fhir.search.query import Value
 from benhan.fhir.search.registry import SearchParam
-from benhan.fhir.search.values import decimal_range, parse_decimal
+from benhan.fhir.search.values import QUANTITY_TYPES, decimal_range, parse_decimal
 
 __all__ = ["NPart", "n_part", "resource_level", "same_element_path"]
 
 _PLAIN = re.compile(r"^(%resource\.)?[A-Za-z]+(\.[A-Za-z]+)*$")
 _AS = re.compile(r"^(?P<path>[A-Za-z.]+?)(?:\.as\((?P<f>[A-Za-z]+)\)| as (?P<op>[A-Za-z]+))?$")
-#: FHIR types the quantity extraction indexes (extract._QUANTITY_TYPES): another choice (SampledData) yields
-#: no quantity rows, so a parameter's branch selecting it adds nothing to compare.
-_QUANTITY_TYPES = frozenset({"quantity", "age", "duration", "distance", "count", "simplequantity", "money"})
 _COMPARE = {"gt": ">", "lt": "<", "ge": ">=", "le": "<=", "sa": ">", "eb": "<"}
 
 
@@ -80,7 +77,7 @@ def resource_level(param: SearchParam) -> tuple[SearchParam, SearchParam] | None
         if wanted is None or have is None:
             return None
         if own.type == "quantity":
-            have = frozenset(b for b in have if not b[1] or b[1].lower() in _QUANTITY_TYPES)
+            have = frozenset(b for b in have if not b[1] or b[1] in QUANTITY_TYPES)
         if wanted != have:
             return None
     return first, second

@@ -26,7 +26,14 @@ from typing import Any
 from benhan.fhir.search import composite, registry
 from benhan.fhir.search.paths import Selected, compile_expression, iter_strings, reference_type, root_keys
 from benhan.fhir.search.registry import SearchParam
-from benhan.fhir.search.values import MAX_INSTANT, MIN_INSTANT, canonical_quantity, date_range, parse_decimal
+from benhan.fhir.search.values import (
+    MAX_INSTANT,
+    MIN_INSTANT,
+    QUANTITY_TYPES,
+    canonical_quantity,
+    date_range,
+    parse_decimal,
+)
 from benhan.kernel.text import fold
 
 __all__ = ["IndexRows", "extract", "split_reference", "system_hash"]
@@ -35,7 +42,6 @@ _STRING_PARTS = {
     "HumanName": ("text", "family", "given", "prefix", "suffix"),
     "Address": ("text", "line", "city", "district", "state", "postalCode", "country"),
 }
-_QUANTITY_TYPES = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money"})
 
 
 @lru_cache(maxsize=4096)
@@ -228,7 +234,7 @@ def _numbers(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
 
 def _quantities(rows: IndexRows, p: SearchParam, sel: Selected) -> None:
     value, typ = sel
-    if not isinstance(value, dict) or (typ is not None and typ not in _QUANTITY_TYPES):
+    if not isinstance(value, dict) or (typ is not None and typ not in QUANTITY_TYPES):
         return
     dec = parse_decimal(str(value.get("value", "")))
     if dec is None:

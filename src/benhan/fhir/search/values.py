@@ -12,6 +12,10 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Final
 
+#: FHIR types a quantity search parameter indexes (Quantity and its profiles, Money); a choice of another type
+#: (SampledData) yields no quantity rows
+QUANTITY_TYPES: Final = frozenset({"Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money"})
+
 __all__ = [
     "LOCAL_TZ",
     "MAX_INSTANT",
