@@ -12,7 +12,9 @@ import pytest
 from tests.integration.search_oracle_data import condition, encounter, medication_request, observation, patient
 
 from benhan.fhir.search.compartment import patient_compartment
+from benhan.fhir.search.extract import extract
 from benhan.fhir.search.parse import parse, parse_query_string
+from benhan.fhir.search.sortdate import sort_date
 from benhan.fhir.search.systems import CCCD
 from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.everything import everything
@@ -58,11 +60,13 @@ async def seeded(db: asyncpg.Pool) -> asyncpg.Pool:
         resources += [_owned(observation(rng, p * 40 + i, 1, 1), p) for i in range(40)]
         resources += [_owned(condition(rng, p * 3 + i, 1), p) for i in range(3)]
         resources += [_owned(medication_request(rng, p * 5 + i, 1, 1), p) for i in range(5)]
-    records = [(r["resourceType"], r["id"], 1, now, False, patient_compartment(r), orjson.dumps(r)) for r in resources]
+    # as the bulk loader writes them (with their sort date: reindex then has no row to rewrite)
+    records = [(r["resourceType"], r["id"], 1, now, False, patient_compartment(r), orjson.dumps(r),
+                sort_date(r["resourceType"], extract(r["resourceType"], r))) for r in resources]
     async with db.acquire() as conn:
         await conn.copy_records_to_table(
             "resource", records=records,
-            columns=["type", "id", "version", "last_updated", "deleted", "patient_id", "content"])
+            columns=["type", "id", "version", "last_updated", "deleted", "patient_id", "content", "sort_date"])
     progress: list[tuple[int, int]] = []
     assert await reindex(db, lambda done, total: progress.append((done, total))) == len(resources)
     assert progress[-1] == (len(resources), len(resources))

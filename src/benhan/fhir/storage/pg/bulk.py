@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from benhan.fhir.search.compartment import patient_compartment
-from benhan.fhir.search.extract import extract
+from benhan.fhir.search.extract import IndexRows, extract
+from benhan.fhir.search.sortdate import sort_date
 from benhan.fhir.storage.access_types import Derived
 from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg import index as index_sql
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 JsonObj = dict[str, Any]
-_RESOURCE_COLUMNS = ["rid", "type", "id", "version", "last_updated", "deleted", "patient_id", "content"]
+_RESOURCE_COLUMNS = ["rid", "type", "id", "version", "last_updated", "deleted", "patient_id", "content", "sort_date"]
 
 
 @dataclass(slots=True)
@@ -90,8 +91,9 @@ async def write_batch(
     instant = fhir_instant(when)
     for rid, (type_, id_, res) in zip(rids, fresh, strict=True):
         stored, content = stamped(res, type_, id_, instant)
-        rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), pack(content, type_)))
-        _index_rows(rid, type_, stored, tables, texts)
+        index_rows = _index_rows(rid, type_, stored, tables, texts)
+        rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), pack(content, type_),
+                     sort_date(type_, index_rows)))
         if derive is not None:
             facts.append((rid, derive(stored)))
         result.written[type_] += 1
@@ -149,7 +151,7 @@ async def _access_facts(conn: Conn, facts: list[tuple[int, Derived]]) -> None:
 
 def _index_rows(
     rid: int, type_: str, stored: JsonObj, tables: dict[str, list[tuple[Any, ...]]], texts: list[tuple[int, str, str]]
-) -> None:
+) -> IndexRows:
     rows = extract(type_, stored)
     groups = index_sql._groups(rows)
     for (table, _cols, _types), group in zip(index_sql._LAYOUT, groups, strict=True):
@@ -157,6 +159,7 @@ def _index_rows(
         for row in group:
             target.append((rid, *row))
     texts.append((rid, rows.narrative, rows.content[: index_sql._CONTENT_LIMIT]))
+    return rows
 
 
 async def _copy_index(conn: Conn, tables: dict[str, list[tuple[Any, ...]]], texts: list[tuple[int, str, str]]) -> None:
@@ -165,7 +168,7 @@ async def _copy_index(conn: Conn, tables: dict[str, list[tuple[Any, ...]]], text
             columns = ["rid", *(c.strip() for c in cols.split(","))]
             await conn.copy_records_to_table(table, records=tables[table], columns=columns)
     # _text/_content are tsvectors: COPY the folded text to a scratch table, convert in SQL exactly as
-    # index.write_index does.
+    # index.supersede does.
     await conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS bulk_text (rid bigint, narrative text, content text) ON COMMIT DELETE ROWS"
     )

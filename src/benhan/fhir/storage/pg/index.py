@@ -3,7 +3,7 @@
 The repository writes a resource and its index rows in one statement (data-modifying CTEs and ``unnest``
 of arrays), inside its write transaction, so the index always matches the current version:
 ``insert_new`` for new resources (one or the many POSTs of a transaction Bundle), ``supersede`` for a new
-version, ``supersede_deleted`` for a deletion; ``write_index`` replaces the rows of one resource alone.
+version, ``supersede_deleted`` for a deletion.
 ``copy_index`` writes the rows of many resources with ``COPY`` (bulk loads) and ``reindex``
 (:mod:`.reindex`) rebuilds everything (``benhan reindex``).
 """
@@ -19,6 +19,7 @@ import orjson
 
 from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import IndexRows, extract
+from benhan.fhir.search.sortdate import sort_date
 from benhan.fhir.storage.access_types import AuditRecord
 from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
@@ -26,8 +27,7 @@ from benhan.fhir.storage.protocol import JsonObj
 from benhan.kernel.db import Conn
 
 __all__ = [
-    "INDEX_TABLES", "NewRow", "TableRows", "copy_index", "delete_index", "insert_new", "supersede", "supersede_deleted",
-    "table_rows", "write_index",
+    "INDEX_TABLES", "NewRow", "TableRows", "copy_index", "insert_new", "supersede", "supersede_deleted", "table_rows",
 ]
 
 INDEX_TABLES = (
@@ -51,13 +51,12 @@ TableRows = dict[str, list[tuple[Any, ...]]]
 _TSV = "CASE WHEN {0} = '' THEN NULL ELSE to_tsvector('simple', {0}) END"
 
 
-def _write_ctes(fresh: bool = False, *, gated: bool = False) -> tuple[list[str], int]:
-    """The CTEs of the one-statement index writer (``$1``: rid) and the next free parameter number;
-    ``fresh``: a new resource, which has no earlier rows to delete; ``gated``: every write happens only if
-    the CTE ``g`` (:func:`_gate_cte`) found the version it expects."""
+def _write_ctes(*, gated: bool = False) -> tuple[list[str], int]:
+    """The CTEs that replace the index rows of ``$1`` and the next free parameter number; ``gated``: every
+    write happens only if the CTE ``g`` (:func:`_gate_cte`) found the version it expects."""
     rid = "(SELECT rid FROM g)" if gated else "$1"
     gate = " AND EXISTS (SELECT 1 FROM g)" if gated else ""
-    ctes = [] if fresh else [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES if t != "sp_text"]
+    ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES if t != "sp_text"]
     n = 2
     for table, cols, types in _LAYOUT:
         args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(types))
@@ -66,8 +65,7 @@ def _write_ctes(fresh: bool = False, *, gated: bool = False) -> tuple[list[str],
         n += len(types)
     # sp_text has one row per resource, and none when there is no text: upsert or delete.
     narrative, content = f"${n}::text", f"${n + 1}::text"
-    if not fresh:
-        ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = {rid} AND {narrative} = '' AND {content} = '')")
+    ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = {rid} AND {narrative} = '' AND {content} = '')")
     ctes.append(
         f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
         f"{_TSV.format(content)} WHERE ({narrative} <> '' OR {content} <> ''){gate} ON CONFLICT (rid) DO UPDATE "
@@ -76,20 +74,17 @@ def _write_ctes(fresh: bool = False, *, gated: bool = False) -> tuple[list[str],
     return ctes, n + 2
 
 
-def _write_sql(fresh: bool = False) -> str:
-    return "WITH " + ",\n".join(_write_ctes(fresh)[0]) + "\nSELECT 1"
-
-
 def _supersede_ctes(n: int, *, gated: bool = False) -> list[str]:
-    """Move the current version of ``$1`` to history and make ``$n..$n+4`` (version, last_updated, deleted,
-    patient_id, content) current.  Every CTE sees the snapshot from before the statement, so history
-    receives the old version (history is never rewritten: a new version is a new history row)."""
+    """Move the current version of ``$1`` to history and make ``$n..$n+5`` (version, last_updated, deleted,
+    patient_id, content, sort_date: search/sortdate.py) current.  Every CTE sees the snapshot from before the
+    statement, so history receives the old version (history is never rewritten: a new version is a new
+    history row)."""
     rid = "(SELECT rid FROM g)" if gated else "$1"
     return [
         "moved AS (INSERT INTO resource_history (rid, version, type, id, last_updated, deleted, patient_id, content)"
         f" SELECT rid, version, type, id, last_updated, deleted, patient_id, content FROM resource WHERE rid = {rid})",
         f"current AS (UPDATE resource SET version = ${n}, last_updated = ${n + 1}, deleted = ${n + 2}, "
-        f"patient_id = ${n + 3}, content = ${n + 4} WHERE rid = {rid})",
+        f"patient_id = ${n + 3}, content = ${n + 4}, sort_date = ${n + 5} WHERE rid = {rid})",
     ]
 
 
@@ -126,19 +121,17 @@ def _finish(ctes: list[str], audit_at: int | None, gate_at: int | None) -> str:
 def _supersede_sql(*, audited: bool = False, gated: bool = False) -> str:
     ctes, n = _write_ctes(gated=gated)
     ctes += _supersede_ctes(n, gated=gated)
-    audit_at = n + 5 if audited else None
-    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else n + 5) if gated else None)
+    audit_at = n + 6 if audited else None
+    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else n + 6) if gated else None)
 
 
 def _delete_sql(*, audited: bool = False, gated: bool = False) -> str:
     rid = "(SELECT rid FROM g)" if gated else "$1"
     ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES] + _supersede_ctes(2, gated=gated)
-    audit_at = 7 if audited else None
-    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else 7) if gated else None)
+    audit_at = 8 if audited else None
+    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else 8) if gated else None)
 
 
-_WRITE_SQL = _write_sql()
-_INSERT_SQL = _write_sql(fresh=True)
 _SUPERSEDE_SQL = {(a, g): _supersede_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
 _DELETE_SQL = {(a, g): _delete_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
 
@@ -159,20 +152,6 @@ def _arguments(rows: IndexRows) -> list[Any]:
     return args
 
 
-async def write_index(
-    conn: Conn, rid: int, resource_type: str, resource: dict[str, Any], *, fresh: bool = False
-) -> None:
-    """Replace all index rows of ``rid`` with those of ``resource`` (one round trip); ``fresh`` skips the
-    deletes for a resource created in this transaction."""
-    await conn.execute(_INSERT_SQL if fresh else _WRITE_SQL, rid, *_arguments(extract(resource_type, resource)))
-
-
-async def delete_index(conn: Conn, rid: int) -> None:
-    """Remove every index row of ``rid`` (the resource was deleted: it no longer matches any search)."""
-    ctes = ", ".join(f"d_{t} AS (DELETE FROM {t} WHERE rid = $1)" for t in INDEX_TABLES)
-    await conn.execute(f"WITH {ctes} SELECT 1", rid)
-
-
 async def supersede(
     conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
     resource_type: str, resource: dict[str, Any], *, audit: list[AuditRecord] | None = None,
@@ -181,8 +160,9 @@ async def supersede(
     """A new current version of ``rid`` (the old one moves to history) with its index rows, and ``audit``
     records if given: one round trip.  ``expected``: write only if ``rid`` is still at that version (no lock
     held since it was read); False when it was not, and nothing was written."""
-    args = [rid, *_arguments(extract(resource_type, resource)), version, when, False, patient_id,
-            pack(content, resource_type)]
+    rows = extract(resource_type, resource)
+    args = [rid, *_arguments(rows), version, when, False, patient_id, pack(content, resource_type),
+            sort_date(resource_type, rows)]
     if audit is not None:
         args += append_args(audit)
     if expected is not None:
@@ -196,7 +176,7 @@ async def supersede_deleted(
 ) -> bool:
     """A deletion version of ``rid`` (the old one moves to history); its index rows go; ``audit`` records
     are appended if given: one round trip.  ``expected`` as for :func:`supersede`."""
-    args: list[Any] = [rid, version, when, True, None, b""]
+    args: list[Any] = [rid, version, when, True, None, b"", None]
     if audit is not None:
         args += append_args(audit)
     if expected is not None:
@@ -224,7 +204,7 @@ async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
             columns = ["rid", *(c.strip() for c in cols.split(","))]
             await conn.copy_records_to_table(table + suffix, records=rows[table], columns=columns)
     if rows["sp_text"]:
-        # tsvectors are computed by PostgreSQL from the folded text, exactly as write_index does.
+        # tsvectors are computed by PostgreSQL from the folded text, exactly as supersede does.
         # (callers run in a transaction: the scratch rows go at commit)
         await conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS bulk_text (rid bigint, narrative text, content text) ON COMMIT DELETE ROWS"
@@ -238,17 +218,17 @@ async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
 
 # -- new resources: the resource rows and their index rows in one statement ------------------------------
 def _create_sql(*, audited: bool = False) -> str:
-    """INSERT the resource rows of ``unnest($1..$4)`` and every index row in one statement.  Index rows
+    """INSERT the resource rows of ``unnest($1..$4, $6)`` and every index row in one statement.  Index rows
     carry the 1-based position of their resource (``o``); the inserted rows come back with their ``rid``
     (RETURNING is how data-modifying CTEs see each other's rows) and are joined on (type, id), unique."""
     ctes = [
-        "r AS (INSERT INTO resource (type, id, version, last_updated, deleted, patient_id, content) "
-        "SELECT t, i, 1, $5, false, p, c FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS u(t, i, p, c) "
-        "RETURNING rid, type, id)",
+        "r AS (INSERT INTO resource (type, id, version, last_updated, deleted, patient_id, content, sort_date) "
+        "SELECT t, i, 1, $5, false, p, c, s FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], "
+        "$6::timestamptz[]) AS u(t, i, p, c, s) RETURNING rid, type, id)",
         "k AS (SELECT r.rid, u.o FROM r JOIN unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(t, i, o) "
         "ON r.type = u.t AND r.id = u.i)",
     ]
-    n = 6
+    n = 7
     for table, cols, types in _LAYOUT:
         picked = ", ".join("x." + c.strip() for c in cols.split(","))
         args = ", ".join(f"${n + i}::{t}[]" for i, t in enumerate(("int4", *types)))
@@ -311,7 +291,8 @@ async def insert_new(
     single create outside a transaction block) the origin fact and the audit records go in the same
     statement, which PostgreSQL commits atomically on its own."""
     args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
-                       [pack(r.content, r.type) for r in new], when]
+                       [pack(r.content, r.type) for r in new], when,
+                       [sort_date(r.type, r.rows) for r in new]]
     groups = [_groups(r.rows) for r in new]
     for g in range(len(_LAYOUT)):
         group = [(pos, *row) for pos, gs in enumerate(groups, 1) for row in gs[g]]

@@ -23,6 +23,7 @@ import orjson
 from benhan.fhir.search.extract import extract
 from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.pg.index import INDEX_TABLES, TableRows, copy_index, table_rows
+from benhan.fhir.storage.pg.sortdates import sync_sql
 from benhan.kernel import clock
 from benhan.kernel.db import Conn
 
@@ -190,6 +191,10 @@ async def reindex(pool: asyncpg.Pool, progress: Progress, batch_size: int = 2000
     await _build_indexes(pool, defs)
     async with pool.acquire() as conn:
         await _swap(conn, defs, since)
+        # the sort key of a changed ``date`` parameter (search/sortdate.py); the rewritten rows' old versions
+        # are vacuumed now, as after a bulk load (index-only scans need the visibility map)
+        if await conn.execute(sync_sql()) != "UPDATE 0":
+            await conn.execute("VACUUM (ANALYZE) resource")
         await conn.execute(f"ANALYZE {', '.join(INDEX_TABLES)}")
     progress(done, done)
     return done

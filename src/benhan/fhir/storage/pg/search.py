@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benhan.fhir.search import registry
+from benhan.fhir.search import registry, sortdate
 from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.query import Include, SearchQuery, SortKey
 from benhan.fhir.search.result import Row, SearchResult
@@ -53,16 +53,19 @@ class _Key:
 def _sort_keys(sql: Sql, query: SearchQuery) -> list[_Key]:
     keys: list[_Key] = []
     for k in query.sort:
-        keys.append(_sort_key(sql, k))
+        keys.append(_sort_key(sql, k, query.types))
     keys.append(_Key("r.rid", False, "int"))
     return keys
 
 
-def _sort_key(sql: Sql, k: SortKey) -> _Key:
+def _sort_key(sql: Sql, k: SortKey, types: tuple[str, ...]) -> _Key:
     if k.param.code == "_id":
         return _Key("r.id", k.descending, "text")
     if k.param.code == "_lastUpdated":
         return _Key("r.last_updated", k.descending, "date")
+    if k.descending and len(types) == 1 and k.param == sortdate.param_of(types[0]):
+        # the same key stored on the row (search/sortdate.py): a patient's page comes off resource_patient_date
+        return _Key("r.sort_date", True, "date")
     table, asc, desc = _SORT_SQL[k.param.type]
     agg = desc if k.descending else asc
     expr = f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND {sql.params(k.param)})"
