@@ -110,16 +110,18 @@ async def run_level_wrk(spec: dict[str, Any], concurrency: int, meter: CpuMeter)
         first = items.read_text().split("\n", 1)[0]
     finally:
         items.unlink()
+    label = spec.get("params", {}).get("label") or {"POST": "create Patient", "CRUD": "crud"}.get(method, "get")
     samples: list[str] = []
     if res["errors"]:  # wrk counts failures; show what one request of the same kind answers
         headers = {"Authorization": f"Bearer {spec['token']}"} if spec.get("token") else {}
         async with aiohttp.ClientSession(headers=headers) as session:
+            if method == "CRUD":  # the iteration's first request: its Patient
+                method, path = "POST", "/fhir/Patient"
             url, body = (f"{spec['base']}{path}", first) if method == "POST" else (f"{spec['base']}/{first}", None)
             async with session.request(method, url, data=body,
                                        headers={"Content-Type": "application/fhir+json"}) as resp:
                 samples.append(f"{resp.status} {method} {url}: {(await resp.read())[:200]!r}")
     duration, count = res["seconds"], res["requests"] - res["errors"]
-    label = spec.get("params", {}).get("label") or ("create Patient" if method == "POST" else "get")
     return {
         "concurrency": concurrency, "seconds": round(duration, 2), "requests": count, "errors": res["errors"],
         "req_per_s": round(count / duration, 1), "units_per_s": round(count / duration, 1),

@@ -4,7 +4,7 @@ run, at the same concurrency levels.  ``python -m bench.rawpg SPEC.json`` prints
 - ``insert``: single-row autocommit INSERT of the same stored JSON into a copy of the ``resource`` table
   (same columns, constraints and indexes, no search index) — the floor for "create".
 - ``select``: primary-key select of the stored bytes of the same ids the read workload uses — "read by id".
-- ``indexed``: the patient-compartment query on the ``resource_patient`` index — "patient-scoped search".
+- ``indexed``: the patient-compartment query on the ``resource_patient_date`` index — "patient-scoped search".
 - ``crud``: the 36 statements of one CRUD iteration (insert, select, supersede into history, delete mark).
 - ``copy``: COPY of 100-row batches (one bundle's worth), and one large single-stream COPY — "bundle import".
 """

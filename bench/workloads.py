@@ -108,9 +108,18 @@ def _change(res: dict[str, Any]) -> None:
         res["created"] = "2025-06-02T10:00:00+07:00"
 
 
-def _crud_resources(ctx: Ctx, made: dict[str, dict[str, Any]]) -> list[tuple[str, Callable[[], Any]]]:
-    rng, names = ctx.rng, ctx.names
+CRUD_KINDS = ("Patient", "Location", "Organization", "Practitioner", "Encounter", "Observation", "MedicationRequest",
+              "Claim", "ExplanationOfBenefit")
 
+
+def crud_bodies(rng: random.Random, names: data.NameSource, made: dict[str, dict[str, Any]]) -> list[Any]:
+    """The 9 create bodies of one iteration when the ids of ``made`` are known up front (bench/wrk.py fills
+    placeholders)."""
+    return [make() for _kind, make in _crud_resources(rng, names, made)]
+
+
+def _crud_resources(rng: random.Random, names: data.NameSource,
+                    made: dict[str, dict[str, Any]]) -> list[tuple[str, Callable[[], Any]]]:
     def ident(kind: str) -> str:
         return str(made[kind]["id"])
 
@@ -134,7 +143,7 @@ def _crud_resources(ctx: Ctx, made: dict[str, dict[str, Any]]) -> list[tuple[str
 async def crud(ctx: Ctx) -> None:
     """One Health Samurai CRUD iteration: 36 requests over 9 resource types."""
     made: dict[str, dict[str, Any]] = {}
-    for kind, make in _crud_resources(ctx, made):
+    for kind, make in _crud_resources(ctx.rng, ctx.names, made):
         res = await ctx.call("create", "POST", f"fhir/{kind}", make(), expect=(201,), want_json=True)
         if res is None:
             return

@@ -38,10 +38,13 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
         assert levels, name
         assert all(level["requests"] > 0 for level in levels), name
         assert all(level["errors"] == 0 for level in levels), (name, levels[0]["error_samples"])
-    # `make integration` installs wrk (Makefile loadtools): single-request workloads run on it, the rest on aiohttp.
+    # `make integration` installs wrk (Makefile loadtools): reads, creates and the CRUD mix (one wrk thread per
+    # connection, bench/wrk.py LUA_CRUD) run on it, bundles on aiohttp.
     expected = "wrk" if shutil.which("wrk") else "aiohttp"
-    assert {level["tool"] for level in result["workloads"]["read by id"]["levels"]} == {expected}
-    assert {level["tool"] for level in result["workloads"]["CRUD mix"]["levels"]} == {"aiohttp"}
+    for name in ("read by id", "CRUD mix"):
+        assert {level["tool"] for level in result["workloads"][name]["levels"]} == {expected}, name
+    assert {level["tool"] for level in result["workloads"]["transaction bundle (100 resources)"]["levels"]} == \
+        {"aiohttp"}
     # the web screens ran as a doctor signed in through the login form (a refused login fails the run)
     assert all(result["workloads"][name]["target_p95_ms"] in (150.0, 300.0) for name in screens)
     raw = result["raw_postgres"]
