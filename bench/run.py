@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -383,7 +383,9 @@ def run(mode: Mode, forced: ServerConfig | None, data_dir: Path | None = None, k
         bench.results["storage"] = asyncio.run(pg.storage(url))
     bench.validation_time()
     facts["load_average_after"] = os.getloadavg()
-    bench.results["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    # (set at the end, this said when the run finished; results before 2026-11-26 12:00 carry that time)
+    bench.results["started_at"] = (datetime.now(UTC) - timedelta(seconds=time.monotonic() - started)).isoformat(
+        timespec="seconds")
     bench.results["elapsed_s"] = round(time.monotonic() - started, 1)
     return bench.results
 

@@ -213,7 +213,8 @@ async def drop_secondary_indexes(conn: Conn) -> int:
 
 
 async def restore_secondary_indexes(url: str, parallel: int = 2) -> int:
-    """Build every index :func:`drop_secondary_indexes` dropped (``parallel`` at a time), then VACUUM ANALYZE."""
+    """Build every index :func:`drop_secondary_indexes` dropped (``parallel`` at a time), rebuild the kept
+    ``(type, id)`` index, then VACUUM ANALYZE."""
     import asyncio
 
     import asyncpg
@@ -245,6 +246,10 @@ async def restore_secondary_indexes(url: str, parallel: int = 2) -> int:
     conn = await asyncpg.connect(url)
     try:
         await conn.execute(f"DROP TABLE IF EXISTS {_DROPPED}")
+        # The (type, id) uniqueness stayed through the load and took its rows in random id order: page splits
+        # left its leaves ~70 % full (370 MB at 5 M resources).  Built again in sorted order: 284 MB, 18 bytes
+        # per resource less, in 6 s.
+        await conn.execute("REINDEX INDEX resource_type_id")
         # VACUUM, not only ANALYZE (PostgreSQL docs, populate.html "Run ANALYZE Afterwards" and
         # indexes-index-only-scans.html): COPY leaves the visibility map empty, so until autovacuum comes by
         # every index-only scan visits the heap — `Observation?_summary=count` over 3.6 M rows took 2 s
