@@ -1,22 +1,22 @@
 """Translate a parsed FHIR search (:mod:`benhan.fhir.search.query`) into PostgreSQL predicates.
 
 Every filter becomes ``r.rid IN (SELECT x.rid FROM sp_<type> x WHERE x.param = .. AND <value test>)``
-(uncorrelated, so the planner may start from the index of the most selective filter — e.g. the patient
-reference — and probe the others by ``rid``). Chains and ``_has`` nest a ``resource r`` subquery of their
-own, so the caller's access predicate (written over alias ``r``) applies at every level: nothing leaks
-through a chain. Matching rules: FHIR R4 search.html (#string #token #date #number #quantity #reference
-#uri #chaining #has).
+(uncorrelated, so the planner may start from the index of the most selective filter and probe the others
+by ``rid``); a search by the patient of a patient-scoped type starts from that patient's rows instead
+(``r.patient_id = …``, :meth:`Sql._compartment_hint`) and checks the reference per row. Chains and
+``_has`` nest a ``resource r`` subquery of their own, so the caller's access predicate (written over alias
+``r``) applies at every level: nothing leaks through a chain. Matching rules: FHIR R4 search.html (#string
+#token #date #number #quantity #reference #uri #chaining #has).
 """
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import orjson
 
-from benhan.fhir.search import composite, hierarchy, registry
+from benhan.fhir.search import compartment, composite, hierarchy, registry
 from benhan.fhir.search.extract import system_hash
 from benhan.fhir.search.parse import PREFIXES, split_escaped
 from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
@@ -167,7 +167,7 @@ class Sql:
         hands the planner the indexed, well-estimated ``resource_patient_date`` path (no plan that scans a
         whole category when statistics lag behind a bulk load; with one Patient, an equality, so the index
         also gives ``_sort=-date`` order: migrations 0014)."""
-        if test.modifier not in (None, "Patient") or not _single_compartment_param(rtype, p):
+        if test.modifier not in (None, "Patient") or not compartment.is_first_single_param(rtype, p):
             return ""
         ids: list[str] = []
         for v in test.values:
@@ -395,24 +395,3 @@ def _prefixed(param: SearchParam, text: str) -> Value:
     if param.type in ("date", "number", "quantity") and text[:2] in PREFIXES:
         return Value(text[:2], text[2:])
     return Value("eq", text)
-
-
-@functools.lru_cache(maxsize=4096)
-def _single_compartment_param(rtype: str, p: SearchParam) -> bool:
-    """Whether ``p`` reads the single-valued element of ``rtype``'s first Patient-compartment parameter."""
-    from benhan.fhir.model.definitions import MODEL
-
-    def storage_of(param: SearchParam | None) -> SearchParam | None:
-        return registry.lookup(rtype, param.stored[0]) if param is not None and param.stored else param
-
-    first_code = next(iter(registry.patient_compartment_params().get(rtype, ())), None)
-    first = storage_of(registry.lookup(rtype, first_code) if first_code else None)
-    stored = storage_of(p)
-    if first is None or stored is None or stored.code != first.code:
-        return False
-    path = first.expression.split("|")[0].strip()
-    if "." not in path or path.count(".") != 1 or not path.startswith(rtype + "."):
-        return False
-    node = MODEL.nodes.get(rtype)
-    variants = node.by_name.get(path.split(".", 1)[1]) if node else None
-    return bool(variants) and all(v.max == 1 and not v.is_array for v in variants or ())
