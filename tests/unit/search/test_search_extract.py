@@ -8,8 +8,9 @@ from typing import Any
 
 from benhan.fhir.search import composite, registry
 from benhan.fhir.search.compartment import patient_compartment
-from benhan.fhir.search.extract import extract, system_hash
+from benhan.fhir.search.extract import extract
 from benhan.fhir.search.paths import compile_expression
+from benhan.fhir.search.rows import system_hash
 from benhan.fhir.search.systems import CCCD
 from benhan.fhir.search.values import MAX_INSTANT, date_range, decimal_range
 from benhan.kernel.text import fold

@@ -8,9 +8,9 @@ import functools
 from typing import Any
 
 from benhan.fhir.search import registry
-from benhan.fhir.search.extract import split_reference
 from benhan.fhir.search.paths import compile_expression
 from benhan.fhir.search.registry import SearchParam
+from benhan.fhir.search.rows import split_reference
 
 __all__ = ["is_first_single_param", "patient_compartment"]
 

@@ -291,7 +291,7 @@ _CONTAINED = {"_contained": ("false", ("true", "both")), "_containedType": ("con
 
 
 def _contained(key: str, raw: str) -> None:
-    """Contained resources are not indexed (extract.split_reference), so only the defaults can be honoured;
+    """Contained resources are not indexed (rows.split_reference), so only the defaults can be honoured;
     asking for contained resources is an unsupported parameter (ignored when lenient, BH-1013 when strict)."""
     default, others = _CONTAINED[key]
     if raw in others:

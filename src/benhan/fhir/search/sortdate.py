@@ -19,8 +19,8 @@ from datetime import datetime
 from functools import cache
 
 from benhan.fhir.search import registry
-from benhan.fhir.search.extract import IndexRows
 from benhan.fhir.search.registry import SearchParam
+from benhan.fhir.search.rows import IndexRows
 
 PARAM = "date"
 

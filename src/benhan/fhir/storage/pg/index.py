@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from benhan.fhir.search.compartment import patient_compartment
-from benhan.fhir.search.extract import IndexRows, extract
+from benhan.fhir.search.extract import extract
+from benhan.fhir.search.rows import IndexRows
 from benhan.fhir.search.sortdate import sort_date
 from benhan.fhir.storage.access_types import AuditRecord
 from benhan.fhir.storage.content import pack

@@ -17,10 +17,10 @@ from decimal import Decimal
 import orjson
 
 from benhan.fhir.search import compartment, composite, hierarchy, registry
-from benhan.fhir.search.extract import system_hash
 from benhan.fhir.search.parse import PREFIXES, split_escaped
 from benhan.fhir.search.query import Chain, Has, ParamTest, Test, Value
 from benhan.fhir.search.registry import SearchParam
+from benhan.fhir.search.rows import system_hash
 from benhan.fhir.search.values import date_range, decimal_range, parse_decimal, ucum_factor
 from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.kernel.text import fold
