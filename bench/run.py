@@ -293,7 +293,8 @@ class Bench:
             cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"})
             with self.server(cfg) as srv:
                 figures[flag] = self.load(srv, "get", (32,), self.mode.duration, params=self.read_params())
-                searches[flag] = self.load(srv, "get", (8,), self.mode.duration, params=params)
+                # 8 clients: the latency each search waits for its record's commit; 32: the throughput
+                searches[flag] = self.load(srv, "get", (8, 32), self.mode.duration, params=params)
         self.results["workloads"]["read by id, audit off"] = figures["false"]
         self.results["workloads"]["read by id, audit on"] = figures["true"]
         self.results["workloads"]["search, audit off"] = searches["false"]

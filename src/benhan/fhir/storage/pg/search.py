@@ -22,7 +22,7 @@ from benhan.fhir.search.parse import parse, parse_query_string
 from benhan.fhir.search.query import Include, SearchQuery, SortKey
 from benhan.fhir.search.result import Row, SearchResult
 from benhan.fhir.storage.content import unpack
-from benhan.fhir.storage.pg.search_sql import Sql
+from benhan.fhir.storage.pg.search_sql import FirstRows, Sql
 from benhan.kernel.db import Conn, custom_plans
 from benhan.kernel.errors import BenhanError, ErrorCode
 
@@ -145,24 +145,16 @@ async def search(
     if query.summary == "count" or query.count == 0:
         total = await _count(conn, query, access_filter, access_args, query.total or "accurate")
         return SearchResult(total=total)
-    sql = Sql(access_filter, access_args, query.value_sets)
-    where = sql.resource_where(query.types, query.tests, query.compartment)
-    keys = _sort_keys(sql, query)
-    comps = _components(keys)
-    direction, backwards = "next", False
+    direction, values = "next", None
     if query.cursor:
-        direction, values = _decode(query.cursor, comps)
-        backwards = direction == "prev"
-        where += " AND " + _keyset(sql, comps, values, backwards)
-    # Each key is computed once per row: its NULLs-last flag is NULLS LAST in ORDER BY and ``value is None``
-    # in Python (computing ``(key IS NULL)`` in SQL ran the key's subquery twice per row).
-    order = ", ".join(f"{k.expr} {'DESC' if k.desc != backwards else 'ASC'} NULLS {'FIRST' if backwards else 'LAST'}"
-                      for k in keys)
-    selects = ", ".join(f"{k.expr} AS s{i}" for i, k in enumerate(keys))
-    rows = await conn.fetch(
-        f"SELECT {_COLS}, {selects} FROM resource r WHERE {where} ORDER BY {order} LIMIT {query.count + 1}",
-        *sql.args,
-    )
+        direction, values = _decode(query.cursor, _components(_sort_keys(Sql(None, None), query)))
+    backwards = direction == "prev"
+    first = None
+    if not query.sort:  # rid order: a string test may read just this page's rows (Sql._string_rows)
+        first = FirstRows(4 * (query.count + 1), values[-1] if values else None, backwards)
+    keys, rows = await _page(conn, query, access_filter, access_args, values, backwards, first)
+    if first is not None and len(rows) <= query.count:  # a short page: it may have missed matches
+        keys, rows = await _page(conn, query, access_filter, access_args, values, backwards, None)
     more = len(rows) > query.count
     rows = rows[: query.count]
     if backwards:
@@ -177,6 +169,28 @@ async def search(
     matches = [_row(r) for r in rows]
     includes = await _includes(conn, query, rows, access_filter, access_args)
     return SearchResult(matches, includes, total, next_cursor, prev_cursor)
+
+
+async def _page(
+    conn: Conn, query: SearchQuery, access_filter: str | None, access_args: list[object] | None,
+    cursor: list[Any] | None, backwards: bool, first: FirstRows | None,
+) -> tuple[list[_Key], list[asyncpg.Record]]:
+    """The rows of one page and one more (is there a next one?), in the page's order."""
+    sql = Sql(access_filter, access_args, query.value_sets)
+    where = sql.resource_where(query.types, query.tests, query.compartment, first)
+    keys = _sort_keys(sql, query)
+    if cursor is not None:
+        where += " AND " + _keyset(sql, _components(keys), cursor, backwards)
+    # Each key is computed once per row: its NULLs-last flag is NULLS LAST in ORDER BY and ``value is None``
+    # in Python (computing ``(key IS NULL)`` in SQL ran the key's subquery twice per row).
+    order = ", ".join(f"{k.expr} {'DESC' if k.desc != backwards else 'ASC'} NULLS {'FIRST' if backwards else 'LAST'}"
+                      for k in keys)
+    selects = ", ".join(f"{k.expr} AS s{i}" for i, k in enumerate(keys))
+    rows = await conn.fetch(
+        f"SELECT {_COLS}, {selects} FROM resource r WHERE {where} ORDER BY {order} LIMIT {query.count + 1}",
+        *sql.args,
+    )
+    return keys, rows
 
 
 def _row(r: asyncpg.Record) -> Row:

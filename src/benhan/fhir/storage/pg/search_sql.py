@@ -11,6 +11,7 @@ by ``rid``); a search by the patient of a patient-scoped type starts from that p
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -25,13 +26,23 @@ from benhan.fhir.search.values import date_range, decimal_range, parse_decimal, 
 from benhan.kernel.errors import BenhanError, ErrorCode
 from benhan.kernel.text import fold
 
-__all__ = ["Sql"]
+__all__ = ["FirstRows", "Sql"]
 
 _TABLE = {
     "string": "sp_string", "token": "sp_token", "date": "sp_date", "number": "sp_number",
     "quantity": "sp_quantity", "reference": "sp_reference", "uri": "sp_uri",
 }
 _FOLD_TOP = "~"  # folded text is [0-9a-z ], all below "~": prefix p matches [p, p + "~")
+
+
+@dataclass(frozen=True, slots=True)
+class FirstRows:
+    """A page in ``rid`` order (the default sort): the ``limit`` smallest matching index rows after the
+    cursor's rid ``after`` (the largest before it when ``descending``: a previous page)."""
+
+    limit: int
+    after: int | None = None
+    descending: bool = False
 
 
 class Sql:
@@ -50,9 +61,12 @@ class Sql:
         return f"${len(self.args)}{'::' + cast if cast else ''}"
 
     # -- resource level ---------------------------------------------------------------------------
-    def resource_where(self, types: tuple[str, ...], tests: tuple[Test, ...], compartment: str | None = None) -> str:
+    def resource_where(self, types: tuple[str, ...], tests: tuple[Test, ...], compartment: str | None = None,
+                       first: FirstRows | None = None) -> str:
         """Predicate over ``r`` for a current, visible resource of ``types`` matching every test
-        (and, for a compartment search, in that patient's compartment: the indexed ``patient_id``)."""
+        (and, for a compartment search, in that patient's compartment: the indexed ``patient_id``).
+        ``first``: the caller wants only that page in rid order, and runs the search again without it when
+        the page comes back short (:meth:`_string_rows`); a chain's or ``_has``'s inner search never gets it."""
         parts = ["NOT r.deleted"]
         if compartment is not None:
             parts.insert(0, f"r.patient_id = {self.arg(compartment)}")
@@ -64,7 +78,11 @@ class Sql:
             parts.append(f"({self.access})")
         if tests:
             if len(types) <= 1:
-                parts += [self.test(types[0] if types else "", t) for t in tests]
+                rtype = types[0] if types else ""
+                capped = next((t for t in tests if isinstance(t, ParamTest) and self._capped(rtype, t)), None) \
+                    if first is not None else None
+                parts += [self._param_test(rtype, t, first) if t is capped else self.test(rtype, t)
+                          for t in tests]
             else:
                 per_type = [" AND ".join([f"r.type = {self.arg(rt)}", *(self.test(rt, t) for t in tests)])
                             for rt in types]
@@ -109,7 +127,12 @@ class Sql:
                 f"WHERE {self.params(has.ref)} AND x.rid IN (SELECT r.rid FROM resource r WHERE {inner}))")
 
     # -- one parameter --------------------------------------------------------------------------
-    def _param_test(self, rtype: str, test: ParamTest) -> str:
+    def _capped(self, rtype: str, test: ParamTest) -> bool:
+        """A string prefix or exact test: read from its index in ``r.rid = ANY(ARRAY(…))`` form."""
+        p = self._resolve(rtype, test.param)
+        return p.type == "string" and test.modifier in (None, "exact") and p.code not in ("_text", "_content")
+
+    def _param_test(self, rtype: str, test: ParamTest, first: FirstRows | None = None) -> str:
         p = self._resolve(rtype, test.param)
         special = self._special(p, test)
         if special is not None:
@@ -138,7 +161,7 @@ class Sql:
             # 'la' was estimated 4,945 rows for 449, 'tran' 10 for 2,345) and, guessing many, hashed every
             # Patient (25-70 ms).  Read the matching index rows first (an InitPlan) and look the resources up
             # by primary key: 1.3-10 ms for the same names, whatever the estimate.
-            return f"r.rid = ANY(ARRAY({rows}))"
+            return f"r.rid = ANY(ARRAY({self._string_rows(table, params, ors, first)}))"
         if hint:
             # The patient's rows drive (resource_patient_date, in sort_date order); the reference is checked
             # per row.  As ``IN`` the planner could start from the reference rows, which it misestimates
@@ -147,6 +170,21 @@ class Sql:
             # check (PostgreSQL does not pull such a sublink up into a join).
             return f"{hint}EXISTS (SELECT 1 FROM {table} x WHERE x.rid = r.rid AND {params} AND ({ors}) OFFSET 0)"
         return f"r.rid IN ({rows})"
+
+    def _string_rows(self, table: str, params: str, ors: str, first: FirstRows | None) -> str:
+        """The rids of a string test's index rows, or only the first ``first.limit`` in rid order: a common
+        family name's page took every match and sorted them all (85,100 rows for 'nguyen' among 110,000
+        Patients, 19 ms), the smallest by a top-N sort 7.6 ms. ``x.rid + 0`` keeps the plan a range scan of the
+        value index (trusting a misestimate, the planner may walk ``sp_string_rid`` over the whole table).
+        Exact when the page comes back full: the rows taken are every match below the largest one taken, so
+        the page's first rows after every other filter are the first of all matches. A short page (other
+        filters, a patient with more matching names than the margin) may have missed some: the caller runs
+        it again without ``first``."""
+        if first is None:
+            return f"SELECT x.rid FROM {table} x WHERE {params} AND ({ors})"
+        bound = "" if first.after is None else f" AND x.rid {'<' if first.descending else '>'} {self.arg(first.after)}"
+        return (f"SELECT x.rid + 0 FROM {table} x WHERE {params} AND ({ors}){bound} "
+                f"ORDER BY 1{' DESC' if first.descending else ''} LIMIT {first.limit}")
 
     def _token_text(self, p: SearchParam, test: ParamTest) -> str:
         """search.html#token ``:text``: a display or text of the element starts with the (folded) value.
