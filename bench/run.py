@@ -169,6 +169,8 @@ class Bench:
         self.results["preload"] = res["levels"][0]
         # Steady state: statistics and visibility map as autovacuum leaves them some time after a bulk load.
         asyncio.run(pg.analyze(self.url))
+        if self.mode.synth_patients:  # the dataset of issue 3's storage target, before the suite writes to it
+            self.results["storage_loaded"] = asyncio.run(pg.storage(self.url))
         self.sample = asyncio.run(pg.sample(self.url, 5000))
         if not self.sample["ids"] or not self.sample["patients"]:
             raise RuntimeError(f"preload stored nothing: {res['levels'][0]['error_samples']}")

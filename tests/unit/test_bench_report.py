@@ -20,3 +20,16 @@ def test_a_level_without_a_completed_request_fails() -> None:
     assert verdict["measured"] == "no request completed in the level's duration"
     quick = {"workloads": {"search: count": {"group": "count", "levels": [_level(8, 40.0, 120.0)]}}}
     assert _verdict(quick, "_summary=count")["verdict"] == "PASS"
+
+
+def test_storage_is_judged_on_the_loaded_dataset_and_both_figures_are_shown() -> None:
+    """Issue 3 sets the storage budget on the loaded patients; the end-of-run figure (the suite's own
+    creates, updates and deletes with their history) is reported beside it, not hidden."""
+    result: dict[str, object] = {"storage": {"resources": 5_600_000, "bytes_per_resource": 1_560},
+                                 "storage_loaded": {"resources": 5_030_000, "bytes_per_resource": 1_485}}
+    verdict = _verdict(result, "storage")
+    assert (verdict["verdict"], verdict["measured"]) == ("PASS", "1,485.0 B")
+    facts = "\n".join(report._facts(result))
+    assert "1560 bytes per resource" in facts
+    assert "1485 bytes per resource" in facts
+    assert _verdict({"storage": {"resources": 80_000, "bytes_per_resource": 1_997}}, "storage")["verdict"] == "FAIL"
