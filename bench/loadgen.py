@@ -69,7 +69,7 @@ class CpuMeter:
         me = resource.getrusage(resource.RUSAGE_SELF)
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it has exited
         client = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-        shot = {"server": cpu_seconds(self.server_pids), "postgres": cpu_seconds(self._pg_pids()),
+        shot = {"server": cpu_seconds(self.server_pids), "postgres": cpu_seconds(self._pg_pids(), self.postmaster),
                 "client": client, "machine": machine_busy_seconds()}
         # Per server process: shows whether keep-alive connections spread evenly over the workers.
         shot.update({f"pid {pid}": cpu_seconds([pid]) for pid in self.server_pids})

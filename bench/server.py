@@ -125,8 +125,12 @@ class BenhanServer:
         self.stop()
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds consumed so far by the given processes (Linux /proc)."""
+def cpu_seconds(pids: list[int], reaped: int | None = None) -> float:
+    """User + system CPU seconds consumed so far by the given processes (Linux /proc, proc(5) fields 14-17),
+    plus, for ``reaped``, the CPU of its exited children it has waited for (cutime + cstime). PostgreSQL's
+    backends and autovacuum workers come and go and the postmaster reaps them: without this, a backend that
+    exited inside a window took its CPU out of the sum (negative PostgreSQL figures, its work counted as
+    'other')."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
@@ -135,4 +139,6 @@ def cpu_seconds(pids: list[int]) -> float:
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if pid == reaped:
+            total += int(fields[13]) + int(fields[14])
     return total / tick
