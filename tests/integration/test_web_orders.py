@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
+from datetime import date, datetime, time
 from typing import Any
 
 import asyncpg
@@ -19,6 +19,7 @@ from benhan.clinical import adt, orders, registration, service_orders, summary
 from benhan.clinical.facility import bed_map
 from benhan.clinical.records import identifier, today_vn
 from benhan.fhir.search import systems
+from benhan.kernel.clock import VN_TZ
 
 web = pages.web  # the fixture: wards, the app's client and the SQL counter
 
@@ -87,8 +88,11 @@ async def test_summary_page_changes_and_query_budget(web: dict[str, Any]) -> Non
     c: httpx.AsyncClient = web["client"]
     repo, dept = web["repo"], web["wards"]["icu"].id
     first = await _patients(web, 1)
+    # Ordered at the start of today (Vietnam time): every dose of today is still due, whatever the hour the
+    # test runs at (ordered "now" after the evening dose, today held no dose and the disclosure no line).
+    start = datetime.combine(today_vn(), time(0, 5), VN_TZ)
     await orders.order_medication(
-        repo, CTX, first[0]["enc"], orders.MedicationOrderInput("DEMO.0001", "sáng 1 viên, tối 1 viên")
+        repo, CTX, first[0]["enc"], orders.MedicationOrderInput("DEMO.0001", "sáng 1 viên, tối 1 viên"), now=start
     )
     url = f"/summary?dept={dept}"
     resp, one = await _count(web, url)
@@ -100,7 +104,7 @@ async def test_summary_page_changes_and_query_budget(web: dict[str, Any]) -> Non
     for p in more:
         for code in ("DEMO.0005", "DEMO.0009"):
             await orders.order_medication(
-                repo, CTX, p["enc"], orders.MedicationOrderInput(code, "ngày 2 lần", dose="1")
+                repo, CTX, p["enc"], orders.MedicationOrderInput(code, "ngày 2 lần", dose="1"), now=start
             )
     resp, many = await _count(web, url)
     assert resp.status_code == 200
