@@ -147,9 +147,12 @@ async def search_connection(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
 
 
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool of at most ``max_size`` connections, kept open while idle: asyncpg's idle timeout
+    (``max_inactive_connection_lifetime``) arms a timer on every release and cancels it on every acquire,
+    5-10 us of CPU per request on a slow 2-core VM, to close connections that a bounded pool may keep."""
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
-        setup=_plain_session, connection_class=PooledConnection,
+        setup=_plain_session, connection_class=PooledConnection, max_inactive_connection_lifetime=0,
         server_settings={"application_name": "benhan", "jit": "off"},
     )
     assert pool is not None

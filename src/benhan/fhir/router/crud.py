@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from email.utils import format_datetime
 from urllib.parse import urlencode
 
 import orjson
@@ -21,6 +20,7 @@ from benhan.fhir.router.formats import (
 from benhan.fhir.router.history import history_bundle, parse_history_params
 from benhan.fhir.router.types import FhirRequest, FhirResponse
 from benhan.fhir.storage.protocol import Repository, StoredResource, WriteResult
+from benhan.kernel.clock import http_date
 from benhan.kernel.errors import BenhanError, ErrorCode, operation_outcome
 from benhan.kernel.ids import is_valid_id
 
@@ -34,7 +34,7 @@ def version_headers(req: FhirRequest, stored: StoredResource) -> dict[str, str]:
     location = f"{req.base_url}/{stored.type}/{stored.id}/_history/{stored.version}"
     return {
         "ETag": stored.etag,
-        "Last-Modified": format_datetime(stored.last_updated, usegmt=True),
+        "Last-Modified": http_date(stored.last_updated),
         "Location": location,
         "Content-Location": location,
     }
