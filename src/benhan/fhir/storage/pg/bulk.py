@@ -86,20 +86,20 @@ async def write_batch(
     )]  # fmt: skip
     when = clock.now()
     rows: list[tuple[Any, ...]] = []
-    tables: dict[str, list[tuple[Any, ...]]] = {t: [] for t, _c, _ty in index_sql._LAYOUT}
-    texts: list[tuple[int, str, str]] = []
+    indexed: list[tuple[int, IndexRows]] = []
     facts: list[tuple[int, Derived]] = []
     instant = fhir_instant(when)
     for rid, (type_, id_, res) in zip(rids, fresh, strict=True):
         stored, content = stamped(res, type_, id_, instant)
-        index_rows = _index_rows(rid, type_, stored, tables, texts)
+        index_rows = extract(type_, stored)
+        indexed.append((rid, index_rows))
         rows.append((rid, type_, id_, 1, when, False, patient_compartment(stored), pack(content, type_),
                      sort_date(type_, index_rows)))
         if derive is not None:
             facts.append((rid, derive(stored)))
         result.written[type_] += 1
     await conn.copy_records_to_table("resource", records=rows, columns=_RESOURCE_COLUMNS)
-    await _copy_index(conn, tables, texts)
+    await index_sql.copy_index(conn, index_sql.table_rows(indexed))
     if facts:
         await _access_facts(conn, facts)
     return result
@@ -148,38 +148,6 @@ async def _access_facts(conn: Conn, facts: list[tuple[int, Derived]]) -> None:
             "INSERT INTO consent_block SELECT r, p, f FROM unnest($1::int8[], $2::text[], $3::text[]) AS t(r, p, f)",
             [rid for rid, _ in blocks], [b[0] for _, b in blocks], [b[1] for _, b in blocks],
         )
-
-
-def _index_rows(
-    rid: int, type_: str, stored: JsonObj, tables: dict[str, list[tuple[Any, ...]]], texts: list[tuple[int, str, str]]
-) -> IndexRows:
-    rows = extract(type_, stored)
-    groups = index_sql._groups(rows)
-    for (table, _cols, _types), group in zip(index_sql._LAYOUT, groups, strict=True):
-        target = tables[table]
-        for row in group:
-            target.append((rid, *row))
-    texts.append((rid, rows.narrative, rows.content[: index_sql._CONTENT_LIMIT]))
-    return rows
-
-
-async def _copy_index(conn: Conn, tables: dict[str, list[tuple[Any, ...]]], texts: list[tuple[int, str, str]]) -> None:
-    for table, cols, _types in index_sql._LAYOUT:
-        if tables[table]:
-            columns = ["rid", *(c.strip() for c in cols.split(","))]
-            await conn.copy_records_to_table(table, records=tables[table], columns=columns)
-    # _text/_content are tsvectors: COPY the folded text to a scratch table, convert in SQL exactly as
-    # index.supersede does.
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS bulk_text (rid bigint, narrative text, content text) ON COMMIT DELETE ROWS"
-    )
-    await conn.copy_records_to_table("bulk_text", records=texts, columns=["rid", "narrative", "content"])
-    await conn.execute(
-        "INSERT INTO sp_text (rid, narrative, content) SELECT rid, CASE WHEN narrative = '' THEN NULL "
-        "ELSE to_tsvector('simple', narrative) END, CASE WHEN content = '' THEN NULL ELSE to_tsvector('simple', "
-        "content) END FROM bulk_text WHERE narrative <> '' OR content <> ''"
-    )
-    await conn.execute("TRUNCATE bulk_text")
 
 
 # -- initial loads: secondary indexes built once at the end ------------------------------------------------
