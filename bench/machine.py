@@ -1,4 +1,5 @@
-"""Machine facts recorded in every result: CPU, cores, memory, OS, Python, benhan commit, disk fsync rate."""
+"""Machine facts recorded in every result: CPU, cores, memory, OS, Python, benhan commit, disk fsync rate and
+the speed of one core running Python."""
 
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ def fsync_rate(path: Path, count: int = 200) -> float:
         return round(count / (time.perf_counter() - t0))
 
 
+def python_speed(iterations: int = 1_000_000, rounds: int = 5) -> float:
+    """Millions of ``total += i`` loop iterations per second on one core, best of ``rounds``: how fast CPython
+    runs on this machine at the moment of the run, beside the raw-PostgreSQL limit (which measures the
+    database, the driver and both cores together)."""
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(iterations / best / 1e6, 1)
+
+
 def facts() -> dict[str, Any]:
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     return {
@@ -60,5 +75,6 @@ def facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "benhan_commit": _git("rev-parse", "--short", "HEAD") + ("+dirty" if dirty else ""),
         "fdatasync_per_s": fsync_rate(ROOT / "var" / "bench"),
+        "python_mloops_per_s": python_speed(),
         "load_average_before": os.getloadavg(),
     }

@@ -169,7 +169,8 @@ def _facts(result: Result) -> list[str]:
         f"- mode **{result.get('mode')}**, started {result.get('started_at')}, {result.get('elapsed_s')} s; "
         f"server **{result.get('server')}**; benhan commit `{m.get('benhan_commit')}`",
         f"- CPU {m.get('cpu_model')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
-        f"Python {m.get('python')}, fdatasync {m.get('fdatasync_per_s')}/s",
+        f"Python {m.get('python')} at {m.get('python_mloops_per_s', '?')} M loop iterations/s on one core, "
+        f"fdatasync {m.get('fdatasync_per_s')}/s",
         f"- {p.get('version', '')}", f"- PostgreSQL settings: {settings}",
         f"- storage: {storage.get('resources')} resources, {storage.get('bytes_per_resource')} bytes per "
         "resource including history, search index and all indexes; audit trail "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import report
+from bench import machine, report
 
 
 def _level(concurrency: int, rps: float, p50: float) -> dict[str, object]:
@@ -33,3 +33,11 @@ def test_storage_is_judged_on_the_loaded_dataset_and_both_figures_are_shown() ->
     assert "1560 bytes per resource" in facts
     assert "1485 bytes per resource" in facts
     assert _verdict({"storage": {"resources": 80_000, "bytes_per_resource": 1_997}}, "storage")["verdict"] == "FAIL"
+
+
+def test_the_machine_line_says_how_fast_one_core_runs_python() -> None:
+    """Sessions' machines share a CPU model name and differ threefold in speed: every result says which."""
+    speed = machine.python_speed(iterations=20_000, rounds=2)
+    assert speed > 0
+    facts = "\n".join(report._facts({"machine": {"python": "3.11.7", "python_mloops_per_s": speed}}))
+    assert f"Python 3.11.7 at {speed} M loop iterations/s on one core" in facts
