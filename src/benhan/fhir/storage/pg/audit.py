@@ -32,28 +32,14 @@ AUDIT_CHAINS = 8  # migrations/versions/0003_identity_audit.py
 log = logging.getLogger(__name__)
 
 
-#: the argument types of ``benhan_audit_append`` (migrations 0003), for statements that embed the call
-APPEND_TYPES = ("int4", "timestamptz[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]", "text[]",
-                "text[]", "bool[]", "text[]", "bytea[]")
+#: the argument types of ``benhan_audit_append_rows`` (migrations 0013), for statements that embed the call
+APPEND_TYPES = ("int4", "json", "bytea[]")
 
 
 def append_args(records: list[AuditRecord], chain: int | None = None) -> list[Any]:
-    """The 13 arguments of ``benhan_audit_append`` for ``records`` on ``chain`` (random when None)."""
-    return [
-        random.randrange(AUDIT_CHAINS) if chain is None else chain,
-        [r.recorded for r in records], [r.action for r in records], [r.outcome for r in records],
-        [r.user_name for r in records], [r.user_id for r in records], [r.client_id for r in records],
-        [r.facility_id for r in records], [r.department_id for r in records], [r.patient_id for r in records],
-        [r.break_glass for r in records], [" ".join(r.entity) or None for r in records],
-        [pack(r.content, "AuditEvent") for r in records],  # stored like resources (storage/content.py)
-    ]
-
-
-async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
-    """Append ``records`` to one chain inside the caller's transaction (``benhan_audit_append_rows``,
-    migrations 0013: the columns as one JSON argument, not 13 arrays that asyncpg inspects element by element)."""
-    if not records:
-        return
+    """The arguments of ``benhan_audit_append_rows`` for ``records`` on ``chain`` (random when None): the
+    columns as one JSON array of objects and the contents as ``bytea[]``, not 13 arrays that asyncpg checks
+    element by element (migrations 0013)."""
     rows = orjson.dumps([
         {"recorded": r.recorded, "action": r.action, "outcome": r.outcome, "user_name": r.user_name,
          "user_id": r.user_id, "client_id": r.client_id, "facility_id": r.facility_id,
@@ -61,11 +47,17 @@ async def append(conn: Conn, records: list[AuditRecord], chain: int | None = Non
          "entity": " ".join(r.entity) or None}
         for r in records
     ])
-    await conn.execute(
-        "SELECT benhan_audit_append_rows($1, $2::json, $3)",
+    return [
         random.randrange(AUDIT_CHAINS) if chain is None else chain, rows.decode(),
         [pack(r.content, "AuditEvent") for r in records],  # stored like resources (storage/content.py)
-    )
+    ]
+
+
+async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
+    """Append ``records`` to one chain inside the caller's transaction."""
+    if not records:
+        return
+    await conn.execute("SELECT benhan_audit_append_rows($1, $2::json, $3)", *append_args(records, chain))
 
 
 class AuditLog:

@@ -118,11 +118,11 @@ def _gate_cte(n: int) -> str:
 
 
 def _audit_cte(n: int, *, gated: bool = False) -> str:
-    """Append the audit records given as arguments ``$n..$n+12`` (``benhan_audit_append``, migrations 0003) in
-    the write's own statement; the final SELECT must read ``au`` so that it runs."""
+    """Append the audit records given as arguments ``$n..$n+2`` (``benhan_audit_append_rows``, migrations 0013)
+    in the write's own statement; the final SELECT must read ``au`` so that it runs."""
     args = ", ".join(f"${n + i}::{t}" for i, t in enumerate(APPEND_TYPES))
     where = " WHERE EXISTS (SELECT 1 FROM g)" if gated else ""
-    return f"au AS (SELECT benhan_audit_append({args}) AS appended{where})"
+    return f"au AS (SELECT benhan_audit_append_rows({args}) AS appended{where})"
 
 
 def _finish(ctes: list[str], audit_at: int | None, gate_at: int | None) -> str:
@@ -255,7 +255,7 @@ def _create_sql(*, audited: bool = False) -> str:
     if not audited:
         return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r"
     # A single create's other effects in the same statement: its origin facility (an access fact) and its
-    # audit record (benhan_audit_append locks the chain head until the statement's implicit commit).
+    # audit record (benhan_audit_append_rows locks the chain head until the statement's implicit commit).
     n += 3
     ctes.append(f"og AS (INSERT INTO resource_origin (rid, facility_id) SELECT rid, ${n}::text FROM r "
                 f"WHERE ${n}::text IS NOT NULL)")
