@@ -60,17 +60,31 @@ def _sort_keys(sql: Sql, query: SearchQuery) -> list[_Key]:
 
 def _sort_key(sql: Sql, k: SortKey, types: tuple[str, ...]) -> _Key:
     if k.param.code == "_id":
-        return _Key("r.id", k.descending, "text")
+        return _Key("r.id", k.descending, _kind(k))
     if k.param.code == "_lastUpdated":
-        return _Key("r.last_updated", k.descending, "date")
+        return _Key("r.last_updated", k.descending, _kind(k))
     if k.descending and len(types) == 1 and k.param == sortdate.param_of(types[0]):
         # the same key stored on the row (search/sortdate.py): a patient's page comes off resource_patient_date
-        return _Key("r.sort_date", True, "date")
+        return _Key("r.sort_date", True, _kind(k))
     table, asc, desc = _SORT_SQL[k.param.type]
     agg = desc if k.descending else asc
     expr = f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND {sql.params(k.param)})"
-    kind = "date" if k.param.type == "date" else "number" if k.param.type in ("number", "quantity") else "text"
-    return _Key(expr, k.descending, kind)
+    return _Key(expr, k.descending, _kind(k))
+
+
+def _kind(k: SortKey) -> str:
+    """How the cursor carries the values of sort key ``k`` (``_Key.kind``)."""
+    if k.param.code == "_id":
+        return "text"
+    if k.param.code == "_lastUpdated" or k.param.type == "date":  # resource.sort_date is a date parameter's
+        return "date"
+    return "number" if k.param.type in ("number", "quantity") else "text"
+
+
+def _cursor_kinds(query: SearchQuery) -> list[str]:
+    """The kinds of :func:`_components` of the query's keys, without building their SQL: a NULLs-last flag
+    and the value of each sort key, then the row id."""
+    return [kind for k in query.sort for kind in ("bool", _kind(k))] + ["int"]
 
 
 def _cursor_values(row: asyncpg.Record, keys: list[_Key]) -> list[Any]:
@@ -102,12 +116,12 @@ def _encode(values: list[Any], direction: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, comps: list[tuple[str, bool, str]]) -> tuple[str, list[Any]]:
+def _decode(cursor: str, kinds: list[str]) -> tuple[str, list[Any]]:
     try:
         direction, values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if direction not in ("next", "prev") or len(values) != len(comps):
+        if direction not in ("next", "prev") or len(values) != len(kinds):
             raise ValueError(cursor)
-        out = [_decode_value(v, kind) for v, (_e, _d, kind) in zip(values, comps, strict=True)]
+        out = [_decode_value(v, kind) for v, kind in zip(values, kinds, strict=True)]
     except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
         raise BenhanError(ErrorCode.INVALID_PARAMETER, "_cursor is not valid for this search") from exc
     return direction, out
@@ -147,7 +161,7 @@ async def search(
         return SearchResult(total=total)
     direction, values = "next", None
     if query.cursor:
-        direction, values = _decode(query.cursor, _components(_sort_keys(Sql(None, None), query)))
+        direction, values = _decode(query.cursor, _cursor_kinds(query))
     backwards = direction == "prev"
     first = None
     if not query.sort:  # rid order: a string test may read just this page's rows (Sql._string_rows)
