@@ -59,24 +59,24 @@ def _sort_keys(sql: Sql, query: SearchQuery) -> list[_Key]:
 
 
 def _sort_key(sql: Sql, k: SortKey, types: tuple[str, ...]) -> _Key:
+    kind = _kind(k)
     if k.param.code == "_id":
-        return _Key("r.id", k.descending, _kind(k))
+        return _Key("r.id", k.descending, kind)
     if k.param.code == "_lastUpdated":
-        return _Key("r.last_updated", k.descending, _kind(k))
+        return _Key("r.last_updated", k.descending, kind)
     if k.descending and len(types) == 1 and k.param == sortdate.param_of(types[0]):
         # the same key stored on the row (search/sortdate.py): a patient's page comes off resource_patient_date
-        return _Key("r.sort_date", True, _kind(k))
+        return _Key("r.sort_date", True, kind)
     table, asc, desc = _SORT_SQL[k.param.type]
     agg = desc if k.descending else asc
-    expr = f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND {sql.params(k.param)})"
-    return _Key(expr, k.descending, _kind(k))
+    return _Key(f"(SELECT {agg} FROM {table} x WHERE x.rid = r.rid AND {sql.params(k.param)})", k.descending, kind)
 
 
 def _kind(k: SortKey) -> str:
     """How the cursor carries the values of sort key ``k`` (``_Key.kind``)."""
     if k.param.code == "_id":
         return "text"
-    if k.param.code == "_lastUpdated" or k.param.type == "date":  # resource.sort_date is a date parameter's
+    if k.param.code == "_lastUpdated" or k.param.type == "date":  # sort_date answers only date parameters
         return "date"
     return "number" if k.param.type in ("number", "quantity") else "text"
 
