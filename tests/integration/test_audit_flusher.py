@@ -88,3 +88,26 @@ async def test_rows_and_contents_must_agree(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         with pytest.raises(asyncpg.RaiseError, match="0 rows for 1 contents"):
             await conn.execute("SELECT benhan_audit_append_rows(1, '[]'::json, $1)", [b"{}"])
+
+
+async def test_an_append_takes_a_free_chain_when_its_own_is_held(db: asyncpg.Pool) -> None:
+    """Migration 0015: a writer whose chain head another transaction holds (until its commit) appends to the
+    next free chain instead of waiting; only when every head is held does it wait for its own."""
+    async with db.acquire() as holder, db.acquire() as other:
+        # the heads a migrated database has (the test fixture truncates them)
+        await holder.execute(
+            "INSERT INTO audit_head SELECT c, 0, benhan_audit_genesis(c) FROM generate_series(0, 31) c")
+        async with holder.transaction():
+            await append(holder, _read("a"), chain=3)
+            # without 0015 this waits for the holder's commit
+            await asyncio.wait_for(append(other, _read("b"), chain=3), timeout=5)
+        async with holder.transaction():
+            await holder.execute("SELECT * FROM audit_head FOR UPDATE")  # every head held
+            waiting = asyncio.ensure_future(append(other, _read("c"), chain=7))
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+        await asyncio.wait_for(waiting, timeout=5)
+        rows = await holder.fetch("SELECT chain, seq, patient_id FROM audit_log ORDER BY patient_id")
+        assert [tuple(r) for r in rows] == [(3, 1, "a"), (4, 1, "b"), (7, 1, "c")]
+        assert await holder.fetchval("SELECT count(*) FROM audit_head") == 32
+        assert (await verify(holder)).ok

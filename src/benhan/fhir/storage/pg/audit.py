@@ -28,7 +28,7 @@ from benhan.fhir.storage.access_types import AuditRecord
 from benhan.fhir.storage.content import pack, unpack
 from benhan.kernel.db import Conn
 
-AUDIT_CHAINS = 8  # migrations/versions/0003_identity_audit.py
+AUDIT_CHAINS = 32  # heads: migrations 0003 (0-7) and 0015 (8-31); an append may take another free one
 log = logging.getLogger(__name__)
 
 
