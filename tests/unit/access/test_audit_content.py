@@ -41,6 +41,32 @@ def test_stored_bytes_are_the_canonical_json_of_the_event(info: AuditInfo) -> No
     assert returned[-min(len(info.returned), 100):] == list(info.returned[:100]) or not info.returned
 
 
+# Contexts that differ in one field each from CTX: the agents and source serialised once per caller
+# (``audit._who``) must never be another caller's.
+OTHERS = [
+    CTX,
+    RequestContext(user_id="u", username="bs.an", practitioner_id="pr", roles=frozenset({"doctor"}),
+                   facility_id="A", department_id="D", remote_addr="10.0.0.5", user_agent="Mozilla", client_id="app"),
+    RequestContext(user_id="u", username="bs.an", practitioner_id="pr", roles=frozenset({"doctor", "nurse"}),
+                   facility_id="B", department_id="D", remote_addr="10.0.0.5", user_agent="Mozilla", client_id="app"),
+    RequestContext(user_id="u", username="bs.an", practitioner_id="pr", roles=frozenset({"doctor", "nurse"}),
+                   facility_id="A", remote_addr="10.0.0.6", user_agent="Mozilla", client_id="app"),
+    RequestContext(user_id="u", username="bs.an", practitioner_id="pr", roles=frozenset({"doctor", "nurse"}),
+                   facility_id="A", remote_addr="10.0.0.5", user_agent="curl", client_id=None),
+    RequestContext(user_id="u", username="bs.an", roles=frozenset({"doctor", "nurse"}), facility_id="A"),
+    RequestContext(client_id="system-app", scopes=frozenset({"system/*.rs"})),
+    RequestContext(),
+]
+
+
+def test_each_callers_parts_are_its_own() -> None:
+    for _round in range(2):  # the second round from the cache
+        for ctx in OTHERS + OTHERS[::-1]:
+            for info in INFOS[-3:]:
+                assert audit_record(ctx, info, NOW).content == orjson.dumps(audit_event(ctx, info, NOW),
+                                                                           option=orjson.OPT_SORT_KEYS)
+
+
 def test_the_event_without_the_returned_entities() -> None:
     info = AuditInfo("search", type="Encounter", query="patient=p1", returned=REFS[:3])
     lean = audit_event(CTX, info, NOW, returned=False)
