@@ -59,7 +59,7 @@ def summarise(collapsed: Path, top: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--workload", default="read", choices=["read", "create", "bundle", "crud", "search"])
+    parser.add_argument("--workload", default="read", choices=["read", "create", "bundle", "crud", "search", "name"])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
@@ -70,12 +70,16 @@ def main() -> int:
         bench = Bench(mode, url, pg.default_dir())
         with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
             bench.preload(srv)
-            workload = {"read": "get", "search": "get"}.get(args.workload, args.workload)
+            workload = {"read": "get", "search": "get", "name": "get"}.get(args.workload, args.workload)
             params = bench.read_params()
             if args.workload == "search":  # the search of the audit on/off comparison: a patient's Encounters
                 name, template, _group = SEARCHES[1]
                 params = {"label": name, "template": template,
                           "values": {"patient": [quote(p, safe="") for p in bench.sample["patients"]]}}
+            elif args.workload == "name":  # the suite's "Patient by name"
+                name, template, _group = next(s for s in SEARCHES if "{family}" in s[1])
+                params = {"label": name, "template": template,
+                          "values": {"family": [quote(f, safe="") for f in bench.sample["families"]]}}
             spec = {"base": srv.url, "workload": workload, "levels": [args.concurrency],
                     "duration": args.seconds + 2, "warmup": 1.0, "params": params,
                     "server_pids": srv.pids(), "postmaster": bench.postmaster, "token": bench.token(srv)}
