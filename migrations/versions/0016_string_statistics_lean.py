@@ -10,7 +10,7 @@ PostgreSQL reads that list back from the catalogue and decodes it every time it 
 ``kernel/db.search_connection``): with 1,000 pairs that took 190-300 us of each name search's planning. The
 name search has since become a top-N read of its own index rows (``search_sql.FirstRows``, eighth session),
 whose plan does not hang on that estimate.  With the 100 most frequent pairs (the family names and places
-that make up most rows) over HTTP at 1 M resources: ``Patient?name=`` PostgreSQL CPU per search 1,731-2,105
+that make up most rows) over HTTP at 1 M resources: ``Patient?name=`` PostgreSQL CPU per search 1,644-2,105
 -> 896-1,202 us, 555 / 578 -> 683 / 836 searches/s at 8 clients (docs/performance.md).
 """
 
