@@ -54,7 +54,8 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
 
 
 async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
-    """Append ``records`` to one chain inside the caller's transaction."""
+    """Append ``records`` to one chain inside the caller's transaction: ``chain`` if no other transaction holds
+    its head, else the next free one (migration 0015)."""
     if not records:
         return
     await conn.execute("SELECT benhan_audit_append_rows($1, $2::json, $3)", *append_args(records, chain))
@@ -62,7 +63,8 @@ async def append(conn: Conn, records: list[AuditRecord], chain: int | None = Non
 
 class AuditLog:
     """Durable, batched audit of reads: a group commit.  ``flushers`` tasks each hold one connection of a
-    dedicated pool (so a saturated request pool can never starve the audit) and append to their own chain.
+    dedicated pool (so a saturated request pool can never starve the audit) and name a chain of their own
+    (taken unless a writer holds its head: then the next free one).
     A flusher keeps its connection from one batch to the next (until :meth:`close`, or an error: then it
     takes a fresh one): at 8 clients a batch holds ~2.5 records, so a pool acquire and release per batch
     (a task for the release, a timer, the proxy) was paid by every other record.
