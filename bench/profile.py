@@ -6,6 +6,8 @@ a few patients, drives the workload from the separate load process, and samples 
 inclusive and self time, and writes the collapsed stacks (for flame graphs) to ``var/bench/``.  With
 ``NATIVE=1`` the samples include C frames (``py-spy --native``, which stops the process for each sample): the
 CRUD profile's 20 % in libc ``write`` — socket writes to the client and to PostgreSQL — came from there.
+``BLOCKING=1`` stops the process for each sample without C frames: whole Python stacks (``--nonblocking``
+reads them while the process runs and cuts many short), so the inclusive shares add up.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ _LINE = re.compile(r":\d+\)$")
 
 
 def py_spy(pid: int, seconds: int, out: Path) -> None:
+    mode = ["--native"] if os.environ.get("NATIVE") else [] if os.environ.get("BLOCKING") else ["--nonblocking"]
     cmd = [str(UV), "tool", "run", "--from", "py-spy", "py-spy", "record", "-p", str(pid), "-d", str(seconds),
-           "-r", "200", "-f", "raw", "-o", str(out), *(["--native"] if os.environ.get("NATIVE") else ["--nonblocking"])]
+           "-r", "200", "-f", "raw", "-o", str(out), *mode]
     subprocess.run(cmd, check=True, capture_output=True)
 
 
