@@ -47,11 +47,12 @@ def best(result: Result, name: str, key: str = "req_per_s", among: tuple[int, ..
     return max(values) if values else None
 
 
-def _verdict(target: str, measured: float | None, limit: float, unit: str, higher_is_better: bool) -> dict[str, Any]:
+def _verdict(target: str, measured: float | None, limit: float, unit: str, higher_is_better: bool,
+             note: str = "") -> dict[str, Any]:
     if measured is None:
         return {"target": target, "verdict": "N/A", "measured": "not available", "limit": limit}
     ok = measured >= limit if higher_is_better else measured <= limit
-    shown = "no request completed in the level's duration" if measured == INF else f"{measured:,.1f} {unit}"
+    shown = "no request completed in the level's duration" if measured == INF else f"{measured:,.1f} {unit}{note}"
     return {"target": target, "verdict": "PASS" if ok else "FAIL", "measured": shown, "limit": limit}
 
 
@@ -79,6 +80,20 @@ def _search_group(result: Result, group: str, q: str) -> float | None:
     return max(measured) if measured else None
 
 
+def _count_per_million(result: Result) -> tuple[float | None, str]:
+    """Issue 3: "``_summary=count`` over 1 million Observations ≤ 500 ms".  A count reads every row it counts,
+    so over more than a million (the full run's 10,000 patients hold ~3.6 M Observations) its time is judged
+    per million counted — p50 × 1 M / total, the total being the searchset's own ``total`` — with the measured
+    time and the total shown beside it.  A smaller dataset (the quick run) is judged as measured, never
+    scaled up."""
+    p50 = _search_group(result, "count", "p50")
+    counted = max((w.get("counted") or 0 for w in result.get("workloads", {}).values() if w.get("group") == "count"),
+                  default=0)
+    if p50 is None or p50 == INF or counted <= 1_000_000:
+        return p50, f" over {counted:,} Observations" if counted and p50 not in (None, INF) else ""
+    return p50 * 1_000_000 / counted, f" per million ({p50:,.1f} ms over {counted:,} Observations)"
+
+
 def _audit_cost(result: Result, what: str = "read by id") -> float | None:
     off, on = best(result, f"{what}, audit off"), best(result, f"{what}, audit on")
     if not off or on is None:
@@ -101,7 +116,6 @@ def targets(result: Result) -> list[dict[str, Any]]:
         ("audit cost ≤ 15 % of search throughput", lambda: _audit_cost(result, "search"), 15, "%", False),
         ("patient-scoped search p95 ≤ 20 ms @8", lambda: _search_group(result, "patient", "p95"), 20, "ms", False),
         ("name/identifier search p95 ≤ 30 ms @8", lambda: _search_group(result, "name", "p95"), 30, "ms", False),
-        ("_summary=count ≤ 500 ms (p50 @8)", lambda: _search_group(result, "count", "p50"), 500, "ms", False),
         ("$everything p50 ≤ 30 ms @8", lambda: _search_group(result, "everything", "p50"), 30, "ms", False),
         ("chain search p95 ≤ 50 ms @8", lambda: _search_group(result, "chain", "p95"), 50, "ms", False),
         # the dataset the target is set on (issue 3: the loaded patients); the figure at the end of the run,
@@ -111,6 +125,9 @@ def targets(result: Result) -> list[dict[str, Any]]:
          False),
     ]
     verdicts = [_verdict(name, fn(), limit, unit, higher) for name, fn, limit, unit, higher in checks]
+    count, note = _count_per_million(result)
+    verdicts.insert(next(i for i, v in enumerate(verdicts) if v["target"].startswith("$everything")),
+                    _verdict("_summary=count ≤ 500 ms over 1 M Observations (p50 @8)", count, 500, "ms", False, note))
     return verdicts + screen_targets(result)
 
 
@@ -183,15 +200,20 @@ def _facts(result: Result) -> list[str]:
     ]
 
 
+def _figure(value: float | None) -> str:
+    """A rate, or "–" where an older result file did not measure it."""
+    return "–" if value is None else f"{value:,.0f}"
+
+
 def markdown(result: Result) -> str:
     lines = ["# benhan benchmark result", "", *_facts(result), ""]
     sel = result.get("server_selection")
     if sel:
         lines += [f"## Server selection ({sel['criterion']}) → {sel['chosen']}", "",
-                  "| server | workers | read req/s | create req/s | score | read p99 ms |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        lines += [f"| {r['server']} | {r['workers']} | {r['read_rps']:,.0f} | {r['create_rps']:,.0f} | "
-                  f"{r['score']:,.0f} | {r['read_p99_ms']} |" for r in sel["candidates"]]
+                  "| server | workers | read req/s @8 | read req/s @32 | create req/s @32 | score | read p99 ms @32 |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r['server']} | {r['workers']} | {_figure(r.get('read8_rps'))} | {r['read_rps']:,.0f} | "
+                  f"{r['create_rps']:,.0f} | {r['score']:,.0f} | {r['read_p99_ms']} |" for r in sel["candidates"]]
         lines.append("")
     synth = result.get("synth_load")
     if synth:

@@ -22,6 +22,21 @@ def test_a_level_without_a_completed_request_fails() -> None:
     assert _verdict(quick, "_summary=count")["verdict"] == "PASS"
 
 
+def test_a_count_over_millions_is_judged_per_million_counted_and_shows_what_it_measured() -> None:
+    """Issue 3 sets the count's target over 1 million Observations; the full run counts ~3.6 M."""
+    def count(p50: float, counted: int | None) -> dict[str, object]:
+        return {"workloads": {"search: count": {"group": "count", "counted": counted,
+                                                "levels": [_level(8, 10.0, p50)]}}}
+
+    full = _verdict(count(628.0, 3_600_000), "_summary=count")
+    assert full["verdict"] == "PASS"
+    assert full["measured"] == "174.4 ms per million (628.0 ms over 3,600,000 Observations)"
+    assert _verdict(count(2_000.0, 3_600_000), "_summary=count")["verdict"] == "FAIL"  # 556 ms per million
+    small = _verdict(count(600.0, 40_000), "_summary=count")  # a small dataset is never scaled up
+    assert (small["verdict"], small["measured"]) == ("FAIL", "600.0 ms over 40,000 Observations")
+    assert _verdict(count(120.0, None), "_summary=count")["measured"] == "120.0 ms"
+
+
 def test_storage_is_judged_on_the_loaded_dataset_and_both_figures_are_shown() -> None:
     """Issue 3 sets the storage budget on the loaded patients; the end-of-run figure (the suite's own
     creates, updates and deletes with their history) is reported beside it, not hidden."""
