@@ -156,6 +156,19 @@ async def sample(url: str, limit: int) -> dict[str, Any]:
     }
 
 
+async def dataset(url: str) -> dict[str, int]:
+    """How many resources and Patients (not deleted) the database holds: what the searches range over."""
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS resources, count(*) FILTER (WHERE type = 'Patient') AS patients"
+            " FROM resource WHERE NOT deleted")
+    finally:
+        await conn.close()
+    assert row is not None
+    return {"resources": int(row["resources"]), "patients": int(row["patients"])}
+
+
 async def count_resources(url: str) -> int:
     conn = await asyncpg.connect(url)
     try:

@@ -37,6 +37,12 @@ def test_a_count_over_millions_is_judged_per_million_counted_and_shows_what_it_m
     assert _verdict(count(120.0, None), "_summary=count")["measured"] == "120.0 ms"
 
 
+def test_the_result_says_what_the_searches_ranged_over() -> None:
+    facts = "\n".join(report._facts({"search_dataset": {"resources": 5_055_424, "patients": 10_200}}))
+    assert "searches ran over 5,055,424 resources, 10,200 of them Patients" in facts
+    assert "searches ran over" not in "\n".join(report._facts({}))
+
+
 def test_storage_is_judged_on_the_loaded_dataset_and_both_figures_are_shown() -> None:
     """Issue 3 sets the storage budget on the loaded patients; the end-of-run figure (the suite's own
     creates, updates and deletes with their history) is reported beside it, not hidden."""
