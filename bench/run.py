@@ -211,9 +211,10 @@ class Bench:
             else:
                 self.results["skipped"]["read by id (cold start)"] = "server reused from the preload: not cold"
             out["read by id"] = self.load(srv, "get", m.levels, m.duration, params=self.read_params())
-            # The searches run on the loaded dataset, which issue 3 sets their targets on, before the write
-            # workloads add their own Patients: the full run's creates added ~90,000 to the 10,000 loaded (and
-            # every name search then ranged over ten times as many namesakes: p95 @1 client 2.7 -> 12 ms).
+            # The searches run before the write workloads add their own Patients: the full run's creates added
+            # ~90,000 to the 10,000 loaded, and every name search then ranged over ten times as many namesakes
+            # (p95 @1 client 2.7 -> 12 ms).  The server selection's creates still come first (~40,000 in the
+            # full run: 52,002 Patients at search time); the result records the count (search_dataset).
             self.searches(srv)
             out["create Patient"] = self.load(srv, "create", m.create_levels, m.duration)
             out["CRUD mix"] = self.load(srv, "crud", m.levels, m.duration)
