@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
 
 import orjson
 
@@ -76,13 +75,9 @@ def main() -> int:
             workload = {"read": "get", "search": "get", "name": "get"}.get(args.workload, args.workload)
             params = bench.read_params()
             if args.workload == "search":  # the search of the audit on/off comparison: a patient's Encounters
-                name, template, _group = SEARCHES[1]
-                params = {"label": name, "template": template,
-                          "values": {"patient": [quote(p, safe="") for p in bench.sample["patients"]]}}
+                params = bench.search_params(*SEARCHES[1][:2])
             elif args.workload == "name":  # the suite's "Patient by name"
-                name, template, _group = next(s for s in SEARCHES if "{family}" in s[1])
-                params = {"label": name, "template": template,
-                          "values": {"family": [quote(f, safe="") for f in bench.sample["families"]]}}
+                params = bench.search_params(*next(s for s in SEARCHES if "{family}" in s[1])[:2])
             spec = {"base": srv.url, "workload": workload, "levels": [args.concurrency],
                     "duration": args.seconds + 2, "warmup": 1.0, "params": params,
                     "server_pids": srv.pids(), "postmaster": bench.postmaster, "token": bench.token(srv)}

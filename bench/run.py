@@ -252,6 +252,12 @@ class Bench:
             return True, "", total if isinstance(total, int) else None
         return False, f"not available (HTTP {resp.status_code})", None
 
+    def search_params(self, name: str, template: str) -> dict[str, Any]:
+        """The load spec's ``params`` of a search: its URL template and the sampled values it names, quoted."""
+        return {"label": name, "template": template,
+                "values": {k: [quote(x, safe="") for x in v] for k, v in self._values().items()
+                           if "{" + k + "}" in template}}
+
     def _values(self) -> dict[str, list[str]]:
         s = self.sample
         return {"patient": s["patients"], "family": s["families"], "identifier": s["identifiers"]}
@@ -269,9 +275,7 @@ class Bench:
         if not ok:
             self.results["skipped"][f"search: {name}"] = why
             return
-        values = {k: [quote(x, safe="") for x in v] for k, v in self._values().items()}
-        params = {"label": name, "template": template,
-                  "values": {k: v for k, v in values.items() if "{" + k + "}" in template}}
+        params = self.search_params(name, template)
         res = self.load(srv, "get", self.mode.search_levels, self.mode.search_duration, params=params)
         res["group"] = group
         if group == "count":  # what was counted: issue 3 sets the count's target over 1 million Observations
@@ -309,9 +313,7 @@ class Bench:
             return
         figures, searches = {}, {}
         name, template, _group = SEARCHES[1]  # Encounter of a patient: a search audits its query and results
-        values = {k: [quote(x, safe="") for x in v] for k, v in self._values().items()}
-        params = {"label": name, "template": template,
-                  "values": {k: v for k, v in values.items() if "{" + k + "}" in template}}
+        params = self.search_params(name, template)
         for flag in AUDIT_ORDER:
             # Every run in test mode: production refuses audit off, and the runs must differ only in audit.
             cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"})
