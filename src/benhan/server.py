@@ -29,8 +29,10 @@ BACKLOG = 2048
 def _config(**extra: object) -> object:
     import uvicorn
 
-    return uvicorn.Config(APP, factory=True, log_level="warning", access_log=False, lifespan="on",
-                          loop="uvloop", http="httptools", backlog=BACKLOG, **extra)  # type: ignore[arg-type]
+    from benhan.server_http import CoalescingHttpToolsProtocol
+
+    return uvicorn.Config(APP, factory=True, log_level="warning", access_log=False, lifespan="on", loop="uvloop",
+                          http=CoalescingHttpToolsProtocol, backlog=BACKLOG, **extra)  # type: ignore[arg-type]
 
 
 def _reuseport_socket(host: str, port: int) -> socket.socket:
