@@ -101,6 +101,13 @@ def patient(rng: random.Random, names: NameSource) -> Json:
     }
 
 
+def person(rng: random.Random, names: NameSource, type_: str = "Patient") -> Json:
+    """A Patient, or the same elements as another person type (R4 Practitioner and RelatedPerson have identifier,
+    active, name, telecom, gender, birthDate and address too): the server selection creates Practitioners of a
+    Patient's size, so its creates do not join the Patients the searches range over (bench/run.py)."""
+    return {**patient(rng, names), "resourceType": type_}
+
+
 def organization(rng: random.Random) -> Json:
     return {"resourceType": "Organization", "active": True, "name": f"Bệnh viện Đa khoa {rng.randrange(1, 99)}",
             "identifier": [{"system": "http://benhan.vn/fhir/sid/facility", "value": f"96{rng.randrange(999):03d}"}],

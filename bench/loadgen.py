@@ -110,7 +110,9 @@ async def run_level_wrk(spec: dict[str, Any], concurrency: int, meter: CpuMeter)
         first = items.read_text().split("\n", 1)[0]
     finally:
         items.unlink()
-    label = spec.get("params", {}).get("label") or {"POST": "create Patient", "CRUD": "crud"}.get(method, "get")
+    params = spec.get("params", {})
+    label = params.get("label") or {"POST": f"create {params.get('type', 'Patient')}",
+                                    "CRUD": "crud"}.get(method, "get")
     samples: list[str] = []
     if res["errors"]:  # wrk counts failures; show what one request of the same kind answers
         headers = {"Authorization": f"Bearer {spec['token']}"} if spec.get("token") else {}

@@ -152,7 +152,8 @@ def _items(spec: dict[str, Any], rng: random.Random, count: int = 20000) -> tupl
         return "CRUD", "", _crud_items(rng)
     if spec["workload"] == "create":
         names = data.NameSource(rng)
-        return "POST", "/fhir/Patient", [orjson.dumps(data.patient(rng, names)) for _ in range(min(count, 5000))]
+        type_ = spec["params"].get("type", "Patient")
+        return "POST", f"/fhir/{type_}", [orjson.dumps(data.person(rng, names, type_)) for _ in range(min(count, 5000))]
     params = spec["params"]
     values: dict[str, list[str]] = params["values"]
     paths = {params["template"].format(**{k: rng.choice(v) for k, v in values.items()}) for _ in range(count)}

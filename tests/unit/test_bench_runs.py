@@ -1,11 +1,16 @@
-"""bench/run.py: repeated runs of one workload (the audit on/off phase's ABBA order) combine into one result."""
+"""bench/run.py: repeated runs of one workload (the audit on/off phase's ABBA order) combine into one result;
+the server selection's creates."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
-from bench import report
-from bench.run import AUDIT_ORDER, combine_runs
+import orjson
+from bench import report, wrk
+from bench.run import AUDIT_ORDER, SELECTION_CREATE, combine_runs
+
+from benhan.fhir.model.validate import validate_resource
 
 
 def _run(rps: float, p50: float, errors: int = 0) -> dict[str, Any]:
@@ -39,3 +44,17 @@ def test_the_audit_cost_is_judged_on_the_means_of_an_abba_order() -> None:
                             "read by id, audit on": combine_runs(runs["true"])}}
     verdict = next(t for t in report.targets(result) if t["target"].startswith("audit cost ≤ 15 % of read"))
     assert verdict["measured"] == "0.0 %"
+
+
+def test_the_server_selection_creates_patient_sized_practitioners_not_patients() -> None:
+    """The searches run after the selection: its creates must not add Patients (namesakes for the name search),
+    yet cost what a Patient create costs (the same elements, valid FHIR R4 Practitioners)."""
+    method, path, lines = wrk._items({"workload": "create", "params": SELECTION_CREATE}, random.Random(1), 50)
+    assert (method, path) == ("POST", "/fhir/Practitioner")
+    bodies = [orjson.loads(line) for line in lines]
+    assert {b["resourceType"] for b in bodies} == {"Practitioner"}
+    assert all(validate_resource(b) == [] for b in bodies)
+    _, patient_path, patient_lines = wrk._items({"workload": "create", "params": {}}, random.Random(1), 50)
+    assert patient_path == "/fhir/Patient"
+    assert [{k for k in orjson.loads(p) if k != "resourceType"} for p in patient_lines] == [
+        {k for k in b if k != "resourceType"} for b in bodies]
