@@ -54,6 +54,18 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def io_stall_seconds(path: Path = Path("/proc/pressure/io")) -> float | None:
+    """Seconds in which at least one task of the machine waited for I/O: Linux pressure stall information
+    (PSI, kernel >= 4.20, Documentation/accounting/psi.rst: the ``some`` line's ``total``, in microseconds).
+    A level whose latency rose while its CPU columns stayed low shows here whether the processes were waiting
+    on the disk (pages not in memory) rather than on each other.  None where PSI is absent."""
+    try:
+        some = path.read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    return int(some.rsplit("total=", 1)[1]) / 1e6 if some.startswith("some ") and "total=" in some else None
+
+
 class CpuMeter:
     """CPU seconds of the server's processes, PostgreSQL's (postmaster + backends) and this process."""
 
@@ -71,6 +83,9 @@ class CpuMeter:
         client = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
         shot = {"server": cpu_seconds(self.server_pids), "postgres": cpu_seconds(self._pg_pids(), self.postmaster),
                 "client": client, "machine": machine_busy_seconds()}
+        stalled = io_stall_seconds()
+        if stalled is not None:  # not CPU: its share is the part of the window with some task waiting on I/O
+            shot["io_stall"] = stalled
         # Per server process: shows whether keep-alive connections spread evenly over the workers.
         shot.update({f"pid {pid}": cpu_seconds([pid]) for pid in self.server_pids})
         return shot

@@ -156,7 +156,11 @@ def _row(result: Result, name: str, lv: dict[str, Any]) -> str:
             f"{lat.get('p95', 0):.2f} | {lat.get('p99', 0):.2f} | {lv['errors']} | "
             f"{f'{raw_fig:,.0f}' if raw_fig else '–'} {raw_op} | {ratio} | "
             f"{cpu.get('server', 0):.2f} / {cpu.get('postgres', 0):.2f} / {cpu.get('client', 0):.2f} / "
-            f"{cpu.get('other', 0):.2f} |")
+            f"{cpu.get('other', 0):.2f} | {_share(cpu.get('io_stall'))} |")
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f} %"
 
 
 def workload_tables(result: Result) -> list[str]:
@@ -165,7 +169,8 @@ def workload_tables(result: Result) -> list[str]:
         anchor = ANCHORS.get(name) or ANCHORS.get(name.split(": ", 1)[0], "")
         out += [f"### {name}", "", f"Published anchors: {anchor}" if anchor else "", "",
                 "| clients | req/s | resources/s | p50 ms | p95 ms | p99 ms | errors | raw PG | ratio | "
-                "CPU cores server / PG / load / other |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                "CPU cores server / PG / load / other | I/O stall |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
         out += [_row(result, name, lv) for lv in w["levels"]]
         by_label = w["levels"][-1].get("by_label", {}) if w["levels"] else {}
         if len(by_label) > 1:

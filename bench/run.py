@@ -1,9 +1,10 @@
 """Run the suite: ``python -m bench.run --quick`` (~3 min), ``--full`` (10,000 patients, ~35 min),
 ``--smoke`` (CI).
 
-Order: machine facts → fresh PostgreSQL → preload patients through the API → choose server and worker
-count by measurement → workloads (cold read, read, create, CRUD mix, bundles, searches, screens, audit)
-→ raw-PostgreSQL limit in the same run → storage per resource → validation timings → results + targets.
+Order: machine facts → fresh PostgreSQL → preload patients (full: ``benhan synth --load``, then bundles
+through the API) → choose server and worker count by measurement (its creates are Practitioners) → workloads
+(cold read, read, searches, create, CRUD mix, bundles, screens, audit on/off) → raw-PostgreSQL limit in the
+same run → storage per resource → validation timings → results + targets.
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
 """bench/server.cpu_seconds: the CPU of children a process has reaped counts for it (PostgreSQL's exited
-backends and autovacuum workers, reaped by the postmaster), so a window's figure never goes negative."""
+backends and autovacuum workers, reaped by the postmaster), so a window's figure never goes negative; the I/O
+stall share of a level (bench/loadgen.io_stall_seconds) beside the CPU columns."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from bench import report
+from bench.loadgen import CpuMeter, cpu_delta, io_stall_seconds
 from bench.server import cpu_seconds
 
 BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
@@ -18,3 +22,28 @@ def test_a_reaped_childs_cpu_counts_for_its_parent() -> None:
     subprocess.run([sys.executable, "-c", BURN], check=True)  # runs ~0.3 s of CPU, exits, is waited for
     assert cpu_seconds([me], reaped=me) - with_children >= 0.25
     assert cpu_seconds([me]) - alone < 0.25
+
+
+def test_io_stall_seconds_reads_the_psi_some_total(tmp_path: Path) -> None:
+    psi = tmp_path / "io"
+    psi.write_text("some avg10=0.00 avg60=1.11 avg300=4.55 total=297275790\n"
+                   "full avg10=0.00 avg60=0.80 avg300=2.69 total=183591864\n")
+    assert io_stall_seconds(psi) == 297.27579
+    psi.write_text("garbage\n")
+    assert io_stall_seconds(psi) is None
+    assert io_stall_seconds(tmp_path / "absent") is None
+
+
+def test_a_levels_io_stall_share_is_its_own_column_not_cpu() -> None:
+    meter = CpuMeter([], None)
+    shot = meter.snapshot()
+    delta = cpu_delta({k: v - (0.5 if k == "io_stall" else 0.0) for k, v in shot.items()}, shot)
+    if "io_stall" in shot:  # a kernel with PSI: half a second of stall, not counted as anybody's CPU
+        assert delta["io_stall"] == 0.5
+    assert delta["other"] >= 0.0
+    level = {"concurrency": 8, "req_per_s": 100.0, "units_per_s": 100.0, "errors": 0,
+             "latency_ms": {"p50": 1.0, "p95": 2.0, "p99": 3.0},
+             "cpu_share": {"server": 0.5, "postgres": 0.4, "client": 0.1, "other": 0.0, "io_stall": 0.37}}
+    assert report._row({}, "read by id", level).endswith("| 0.50 / 0.40 / 0.10 / 0.00 | 37 % |")
+    del level["cpu_share"]["io_stall"]
+    assert report._row({}, "read by id", level).endswith("/ 0.10 / 0.00 | – |")

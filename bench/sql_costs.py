@@ -1,0 +1,109 @@
+"""PostgreSQL's own cost of the statements a read pays for: ``python -m bench.sql_costs [--calls 4000]``.
+
+The suite measures whole requests; this asks what one statement costs PostgreSQL, apart from the server.  It
+loads a small dataset (20 patient bundles through the API, as ``bench.profile`` does), then times each
+statement on one connection, alone on the machine: wall time per call and the backend's CPU per call
+(``/proc/<pid>/stat``, user + system; the clock tick is 10 ms, so each figure rests on thousands of calls).
+Three rounds, the lowest of each kept (the machine's noise only ever adds).
+
+- ``select 1``: the protocol's floor (Bind/Execute/Sync of a prepared statement, one round trip);
+- ``read, bare`` / ``read with access facts``: the current row by (type, id), without and with the care
+  relations, Consent blocks and origin facility the policy decides on (``access_sql.fetch_current_with_facts``);
+- ``audit append, 1 / 4 records``: ``benhan_audit_append_rows`` as the read audit's flusher calls it, each
+  call its own transaction, committed with a WAL flush (``synchronous_commit = on``, the default);
+- the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from bench import pg
+from bench.run import Bench, Mode
+from bench.server import ServerConfig
+from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.pg.access_sql import _FACTS, FACT_COLS
+from benhan.fhir.storage.pg.audit import append_args
+from benhan.kernel import clock
+
+_ROW = "r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.patient_id, r.content"
+READ_BARE = f"SELECT {_ROW} FROM resource r WHERE r.type = $1 AND r.id = $2"
+READ_FACTS = (f"SELECT {_ROW}, {FACT_COLS} FROM resource r {_FACTS.format(pid='r.patient_id', rid='r.rid')}"
+              " WHERE r.type = $1 AND r.id = $2")
+APPEND = "SELECT benhan_audit_append_rows($1, $2::json, $3)"
+
+
+def backend_cpu(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 (one read)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def records(n: int) -> list[AuditRecord]:
+    """Read records of the size a read's is (a ~600-byte AuditEvent)."""
+    now = clock.now()
+    return [AuditRecord(content=b'{"resourceType":"AuditEvent","text":"' + b"a" * 600 + b'"}', recorded=now,
+                        action="read", outcome="success", user_name="bench", user_id="u1", client_id="c1",
+                        facility_id="f1", department_id=None, patient_id=f"p{i}", break_glass=False,
+                        entity=(f"Observation/o{i}",)) for i in range(n)]
+
+
+async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[tuple[str, float, float]]:
+    conn = await asyncpg.connect(url)
+    pid = await conn.fetchval("SELECT pg_backend_pid()")
+    one, four = append_args(records(1), 5), append_args(records(4), 5)
+    cases: list[tuple[str, str, Callable[[int], Sequence[Any]], str]] = [
+        ("select 1", "SELECT 1", lambda k: (), "on"),
+        ("read, bare", READ_BARE, lambda k: ids[k % len(ids)], "on"),
+        ("read with access facts", READ_FACTS, lambda k: ids[k % len(ids)], "on"),
+        ("audit append, 1 record", APPEND, lambda k: one, "on"),
+        ("audit append, 4 records", APPEND, lambda k: four, "on"),
+        ("audit append, 1 record, synchronous_commit off", APPEND, lambda k: one, "off"),
+        ("audit append, 4 records, synchronous_commit off", APPEND, lambda k: four, "off"),
+    ]
+    best: dict[str, tuple[float, float]] = {}
+    try:
+        for _round in range(3):
+            for name, sql, args, sync in cases:
+                await conn.execute(f"SET synchronous_commit = {sync}")
+                stmt = await conn.prepare(sql)
+                for k in range(200):  # warm: plan cache, buffers
+                    await stmt.fetchval(*args(k))
+                cpu, started = backend_cpu(pid), time.perf_counter()
+                for k in range(calls):
+                    await stmt.fetchval(*args(k))
+                wall = 1e6 * (time.perf_counter() - started) / calls
+                used = 1e6 * (backend_cpu(pid) - cpu) / calls
+                old = best.get(name, (float("inf"), float("inf")))
+                best[name] = (min(old[0], wall), min(old[1], used))
+    finally:
+        await conn.close()
+    return [(name, *best[name]) for name, *_ in cases]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=4000)
+    args = parser.parse_args()
+    mode = Mode("sql", (8,), (8,), 5.0, 1.0, 20, (), 0, (), 0, 0)
+    with pg.bench_database() as url:
+        bench = Bench(mode, url, pg.default_dir())
+        with bench.server(ServerConfig("uvicorn", 1)) as srv:
+            bench.preload(srv)
+        ids = [(t, i) for t, _, i in (x.partition("/") for x in bench.sample["ids"])]
+        rows = asyncio.run(measure(url, ids, args.calls))
+    print(f"\n{'statement':50s} {'wall µs':>8s} {'PostgreSQL CPU µs':>18s}")
+    for name, wall, cpu in rows:
+        print(f"{name:50s} {wall:8.1f} {cpu:18.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
