@@ -200,7 +200,7 @@ def _facts(result: Result) -> list[str]:
         + (f"; after the load, before the workloads: {loaded.get('resources')} resources, "
            f"{loaded.get('bytes_per_resource')} bytes per resource" if loaded else ""),
         *([f"- searches ran over {searched['resources']:,} resources, {searched['patients']:,} of them Patients "
-           "(before the write workloads; the server selection's creates come before them)"]
+           "(before the write workloads; the server selection before them creates Practitioners)"]
           if (searched := result.get("search_dataset")) else []),
         "- app, database and load generator share the same cores (CPU columns: cores busy on average; "
         "'other' is every other process on the machine — high values mean a noisy, shared machine)",
