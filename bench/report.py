@@ -205,7 +205,20 @@ def _facts(result: Result) -> list[str]:
         "- app, database and load generator share the same cores (CPU columns: cores busy on average; "
         "'other' is every other process on the machine — high values mean a noisy, shared machine)",
         f"- load average before {m.get('load_average_before')}, after {m.get('load_average_after')}",
+        *([f"- levels that waited on the disk (I/O stall ≥ {STALLED:.0%} of the window; their figures measure the "
+           "machine as much as benhan): " + "; ".join(stalled)] if (stalled := stalled_levels(result)) else []),
     ]
+
+
+#: a level's I/O stall share (bench/loadgen.io_stall_seconds) from which the report names it
+STALLED = 0.2
+
+
+def stalled_levels(result: Result) -> list[str]:
+    """``name @clients (share)`` of every level whose window had some task waiting on I/O for ≥ STALLED of it."""
+    return [f"{name} @{lv['concurrency']} ({lv['cpu_share']['io_stall']:.0%})"
+            for name, w in result.get("workloads", {}).items() for lv in w.get("levels", [])
+            if lv.get("cpu_share", {}).get("io_stall", 0.0) >= STALLED]
 
 
 def _figure(value: float | None) -> str:

@@ -47,3 +47,16 @@ def test_a_levels_io_stall_share_is_its_own_column_not_cpu() -> None:
     assert report._row({}, "read by id", level).endswith("| 0.50 / 0.40 / 0.10 / 0.00 | 37 % |")
     del level["cpu_share"]["io_stall"]
     assert report._row({}, "read by id", level).endswith("/ 0.10 / 0.00 | – |")
+
+
+def test_the_report_names_the_levels_that_waited_on_the_disk() -> None:
+    def level(clients: int, stall: float | None) -> dict[str, object]:
+        return {"concurrency": clients, "cpu_share": {"server": 0.4} | ({} if stall is None else {"io_stall": stall})}
+
+    result = {"workloads": {"read by id": {"levels": [level(1, 0.05), level(8, 0.35)]},
+                            "search: Condition of a patient": {"levels": [level(8, None)]}}}
+    assert report.stalled_levels(result) == ["read by id @8 (35%)"]
+    assert any(line.startswith("- levels that waited on the disk") and "read by id @8 (35%)" in line
+               for line in report._facts(result))
+    result["workloads"]["read by id"]["levels"] = [level(8, 0.1)]
+    assert not any("waited on the disk" in line for line in report._facts(result))
