@@ -1,5 +1,5 @@
-"""Machine facts recorded in every result: CPU, cores, memory, OS, Python, benhan commit, disk fsync rate and
-the speed of one core running Python."""
+"""Machine facts recorded in every result: CPU, cores, memory, OS, Python, benhan commit, disk fsync rate, the
+speed of one core running Python, and whether the kernel pages out memory nobody touched lately (DAMON)."""
 
 from __future__ import annotations
 
@@ -65,6 +65,34 @@ def python_speed(iterations: int = 1_000_000, rounds: int = 5) -> float:
     return round(iterations / best / 1e6, 1)
 
 
+DAMON = Path("/sys/kernel/mm/damon/admin/kdamonds")
+
+
+def damon_pageout(root: Path = DAMON) -> list[dict[str, float]]:
+    """The running DAMON schemes that page out memory (Documentation/admin-guide/mm/damon/usage.rst, sysfs
+    interface): after how many seconds without an access a region goes, and at most how many MB/s.  Some VMs
+    run one on the physical address space; it evicts the page cache too, so a database larger than
+    PostgreSQL's shared_buffers is read back from the disk once it has been idle that long."""
+    found = []
+    for kdamond in sorted(root.glob("[0-9]*")):
+        try:
+            if (kdamond / "state").read_text().strip() != "on":
+                continue
+            for ctx in sorted((kdamond / "contexts").glob("[0-9]*")):
+                aggr_us = int((ctx / "monitoring_attrs/intervals/aggr_us").read_text())
+                for scheme in sorted((ctx / "schemes").glob("[0-9]*")):
+                    if (scheme / "action").read_text().strip() != "pageout":
+                        continue
+                    age = int((scheme / "access_pattern/age/min").read_text())
+                    quota = int((scheme / "quotas/bytes").read_text())
+                    reset_ms = int((scheme / "quotas/reset_interval_ms").read_text()) or 1000
+                    found.append({"idle_s": age * aggr_us / 1e6,
+                                  "max_mb_per_s": round(quota / 1e6 * 1000 / reset_ms, 1) if quota else 0.0})
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def facts() -> dict[str, Any]:
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     return {
@@ -77,4 +105,5 @@ def facts() -> dict[str, Any]:
         "fdatasync_per_s": fsync_rate(ROOT / "var" / "bench"),
         "python_mloops_per_s": python_speed(),
         "load_average_before": os.getloadavg(),
+        "damon_pageout": damon_pageout(),
     }

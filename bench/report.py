@@ -192,7 +192,9 @@ def _facts(result: Result) -> list[str]:
         f"server **{result.get('server')}**; benhan commit `{m.get('benhan_commit')}`",
         f"- CPU {m.get('cpu_model')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('os')}, "
         f"Python {m.get('python')} at {m.get('python_mloops_per_s', '?')} M loop iterations/s on one core, "
-        f"fdatasync {m.get('fdatasync_per_s')}/s",
+        f"fdatasync {m.get('fdatasync_per_s')}/s"
+        + "".join(f"; the kernel pages out memory idle for {d['idle_s']:.0f} s (DAMON, up to {d['max_mb_per_s']:.0f} "
+                  "MB/s; the page cache too)" for d in m.get("damon_pageout") or []),
         f"- {p.get('version', '')}", f"- PostgreSQL settings: {settings}",
         f"- storage: {storage.get('resources')} resources, {storage.get('bytes_per_resource')} bytes per "
         "resource including history, search index and all indexes; audit trail "

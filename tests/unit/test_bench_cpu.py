@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import report
 from bench.loadgen import CpuMeter, cpu_delta, io_stall_seconds
+from bench.machine import damon_pageout
 from bench.server import cpu_seconds
 
 BURN = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
@@ -60,3 +61,23 @@ def test_the_report_names_the_levels_that_waited_on_the_disk() -> None:
                for line in report._facts(result))
     result["workloads"]["read by id"]["levels"] = [level(8, 0.1)]
     assert not any("waited on the disk" in line for line in report._facts(result))
+
+
+def test_a_damon_pageout_scheme_is_recorded_as_a_machine_fact(tmp_path: Path) -> None:
+    def put(rel: str, text: str) -> None:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text + "\n")
+
+    put("0/state", "on")
+    put("0/contexts/0/monitoring_attrs/intervals/aggr_us", "5000000")
+    put("0/contexts/0/schemes/0/action", "pageout")
+    put("0/contexts/0/schemes/0/access_pattern/age/min", "12")
+    put("0/contexts/0/schemes/0/quotas/bytes", "134217728")
+    put("0/contexts/0/schemes/0/quotas/reset_interval_ms", "1000")
+    put("0/contexts/0/schemes/1/action", "stat")  # only pageout evicts
+    put("1/state", "off")  # a stopped kdamond does nothing
+    assert damon_pageout(tmp_path) == [{"idle_s": 60.0, "max_mb_per_s": 134.2}]
+    assert damon_pageout(tmp_path / "absent") == []
+    result = {"machine": {"damon_pageout": damon_pageout(tmp_path)}}
+    assert "pages out memory idle for 60 s (DAMON, up to 134 MB/s" in report._facts(result)[1]
+    assert "DAMON" not in report._facts({"machine": {}})[1]
