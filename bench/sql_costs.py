@@ -7,9 +7,10 @@ statement on one connection, alone on the machine: wall time per call and the ba
 Three rounds, the lowest of each kept (the machine's noise only ever adds).
 
 - ``select 1``: the protocol's floor (Bind/Execute/Sync of a prepared statement, one round trip);
-- ``read, bare`` / ``read with access facts``: the current row by (type, id), without and with the care
-  relations, Consent blocks and origin facility the policy decides on (``access_sql.fetch_current_with_facts``);
-- ``audit append, 1 / 4 records``: ``benhan_audit_append_rows`` as the read audit's flusher calls it, each
+- ``read, bare`` / ``read with access facts``: the current row by (type, id), without (``rows.fetch_current``)
+  and with the care relations, Consent blocks and origin facility the policy decides on
+  (``access_sql.fetch_current_with_facts``);
+- ``audit append, 1 / 4 records``: ``audit.append`` as the read audit's flusher calls it, each
   call its own transaction, committed with a WAL flush (``synchronous_commit = on``, the default);
 - the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs.
 """
@@ -18,32 +19,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
 from bench import pg
 from bench.run import Bench, Mode
-from bench.server import ServerConfig
+from bench.server import ServerConfig, cpu_seconds
 from benhan.fhir.storage.access_types import AuditRecord
-from benhan.fhir.storage.pg.access_sql import _FACTS, FACT_COLS
-from benhan.fhir.storage.pg.audit import append_args
+from benhan.fhir.storage.pg import access_sql, audit, rows
 from benhan.kernel import clock
-
-_ROW = "r.rid, r.type, r.id, r.version, r.last_updated, r.deleted, r.patient_id, r.content"
-READ_BARE = f"SELECT {_ROW} FROM resource r WHERE r.type = $1 AND r.id = $2"
-READ_FACTS = (f"SELECT {_ROW}, {FACT_COLS} FROM resource r {_FACTS.format(pid='r.patient_id', rid='r.rid')}"
-              " WHERE r.type = $1 AND r.id = $2")
-APPEND = "SELECT benhan_audit_append_rows($1, $2::json, $3)"
-
-
-def backend_cpu(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 (one read)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def records(n: int) -> list[AuditRecord]:
@@ -56,31 +44,31 @@ def records(n: int) -> list[AuditRecord]:
 
 
 async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[tuple[str, float, float]]:
+    """benhan's own functions (the statements it sends, prepared and cached as in the server), each call timed."""
     conn = await asyncpg.connect(url)
     pid = await conn.fetchval("SELECT pg_backend_pid()")
-    one, four = append_args(records(1), 5), append_args(records(4), 5)
-    cases: list[tuple[str, str, Callable[[int], Sequence[Any]], str]] = [
-        ("select 1", "SELECT 1", lambda k: (), "on"),
-        ("read, bare", READ_BARE, lambda k: ids[k % len(ids)], "on"),
-        ("read with access facts", READ_FACTS, lambda k: ids[k % len(ids)], "on"),
-        ("audit append, 1 record", APPEND, lambda k: one, "on"),
-        ("audit append, 4 records", APPEND, lambda k: four, "on"),
-        ("audit append, 1 record, synchronous_commit off", APPEND, lambda k: one, "off"),
-        ("audit append, 4 records, synchronous_commit off", APPEND, lambda k: four, "off"),
+    one, four = records(1), records(4)
+    cases: list[tuple[str, Callable[[int], Awaitable[Any]], str]] = [
+        ("select 1", lambda k: conn.fetchval("SELECT 1"), "on"),
+        ("read, bare", lambda k: rows.fetch_current(conn, *ids[k % len(ids)]), "on"),
+        ("read with access facts", lambda k: access_sql.fetch_current_with_facts(conn, *ids[k % len(ids)]), "on"),
+        ("audit append, 1 record", lambda k: audit.append(conn, one, 5), "on"),
+        ("audit append, 4 records", lambda k: audit.append(conn, four, 5), "on"),
+        ("audit append, 1 record, synchronous_commit off", lambda k: audit.append(conn, one, 5), "off"),
+        ("audit append, 4 records, synchronous_commit off", lambda k: audit.append(conn, four, 5), "off"),
     ]
     best: dict[str, tuple[float, float]] = {}
     try:
         for _round in range(3):
-            for name, sql, args, sync in cases:
+            for name, call, sync in cases:
                 await conn.execute(f"SET synchronous_commit = {sync}")
-                stmt = await conn.prepare(sql)
-                for k in range(200):  # warm: plan cache, buffers
-                    await stmt.fetchval(*args(k))
-                cpu, started = backend_cpu(pid), time.perf_counter()
+                for k in range(200):  # warm: statement cache, plan, buffers
+                    await call(k)
+                cpu, started = cpu_seconds([pid]), time.perf_counter()
                 for k in range(calls):
-                    await stmt.fetchval(*args(k))
+                    await call(k)
                 wall = 1e6 * (time.perf_counter() - started) / calls
-                used = 1e6 * (backend_cpu(pid) - cpu) / calls
+                used = 1e6 * (cpu_seconds([pid]) - cpu) / calls
                 old = best.get(name, (float("inf"), float("inf")))
                 best[name] = (min(old[0], wall), min(old[1], used))
     finally:
