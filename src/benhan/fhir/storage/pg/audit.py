@@ -82,7 +82,10 @@ class AuditLog:
         self.interval = interval
         base = os.getpid() % AUDIT_CHAINS
         self.chains = [(base + i) % AUDIT_CHAINS for i in range(flushers)]
-        self._queue: asyncio.Queue[tuple[list[AuditRecord], asyncio.Future[None]] | None] | None = None
+        #: records waiting for the next batch, each with the future its request waits on (None: nobody waits);
+        #: a list and one future per idle flusher: less bookkeeping per record than an ``asyncio.Queue``
+        self._items: list[tuple[list[AuditRecord], asyncio.Future[None] | None]] = []
+        self._idle: list[asyncio.Future[None]] = []  # set by the next record: an idle flusher's wake-up
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         #: each flusher's connection (by chain), taken at its first batch and kept
@@ -96,35 +99,40 @@ class AuditLog:
             async with self.pool.acquire() as conn:
                 await append(conn, records, self.chains[0])
             return
-        if self._queue is None or not self._tasks or all(t.done() for t in self._tasks):
-            self._queue = asyncio.Queue()
+        for task in self._tasks:
+            if not task.done():
+                break
+        else:  # first use, or every flusher ended (a new event loop): start them
+            self._idle = []
             self._tasks = [asyncio.get_running_loop().create_task(self._run(c)) for c in self.chains]
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((records, fut))
-        if self.wait:
+        fut = asyncio.get_running_loop().create_future() if self.wait else None
+        self._items.append((records, fut))
+        if self._idle:
+            wake = self._idle.pop()
+            if not wake.done():
+                wake.set_result(None)
+        if fut is not None:
             await fut
 
     async def _run(self, chain: int) -> None:
-        assert self._queue is not None
-        queue = self._queue
+        loop = asyncio.get_running_loop()
         while True:
-            first = await queue.get()
-            if first is None:
-                return
+            if not self._items:
+                if self._closing:
+                    return
+                wake = loop.create_future()
+                self._idle.append(wake)
+                await wake
+                continue
             if not self.wait:
                 await asyncio.sleep(self.interval)  # gather a bigger batch: one statement, one commit
             else:
-                await asyncio.sleep(0)  # let the requests already runnable queue theirs: one commit for all
-            batch = [first]
-            while not queue.empty():
-                item = queue.get_nowait()
-                if item is None:
-                    queue.put_nowait(None)  # let this flusher finish the batch, then stop
-                    break
-                batch.append(item)
-            await self._flush(chain, batch)
+                await asyncio.sleep(0)  # let the requests already runnable add theirs: one commit for all
+            batch, self._items = self._items, []
+            if batch:  # (another flusher may have taken them meanwhile)
+                await self._flush(chain, batch)
 
-    async def _flush(self, chain: int, batch: list[tuple[list[AuditRecord], asyncio.Future[None]]]) -> None:
+    async def _flush(self, chain: int, batch: list[tuple[list[AuditRecord], asyncio.Future[None] | None]]) -> None:
         try:
             conn = self._held.get(chain)
             if conn is None or _closed(conn):  # closed by the server (restart, idle timeout): take another
@@ -143,29 +151,32 @@ class AuditLog:
         except Exception as exc:
             if self.wait:  # the waiting requests fail closed: no response without its audit
                 for _recs, fut in batch:
-                    if not fut.done():
+                    if fut is not None and not fut.done():
                         fut.set_exception(exc)
+                return
+            if self._closing:  # shutting down: nothing will retry them
+                log.error("audit flush failed at shutdown; records lost",
+                          extra={"records": len(batch), "error": type(exc).__name__})
                 return
             # Nobody waits: keep the records and try again after the interval (the database may be back).
             log.error("audit flush failed; retrying", extra={"records": len(batch), "error": type(exc).__name__})
-            assert self._queue is not None
-            for item in batch:
-                self._queue.put_nowait(item)
+            self._items[:0] = batch
             await asyncio.sleep(self.interval)
             return
         for _recs, fut in batch:
-            if not fut.done():
+            if fut is not None and not fut.done():
                 fut.set_result(None)
 
     async def close(self) -> None:
         """Flush what is queued, stop and give the flushers' connections back (application shutdown; until
         then the pool's ``close()`` waits for them)."""
         self._closing = True
-        if self._queue is not None:
-            for _ in self._tasks:
-                self._queue.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.gather(*self._tasks)
+        for wake in self._idle:
+            if not wake.done():
+                wake.set_result(None)
+        self._idle = []
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks)
         held, self._held = list(self._held.values()), {}
         for conn in held:
             await self.pool.release(conn)
