@@ -65,12 +65,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--audit", choices=["on", "off"], default="on",
+                        help="off: reads and searches unaudited (test mode, as the suite's audit on/off runs)")
     args = parser.parse_args()
     mode = Mode("profile", (args.concurrency,), (args.concurrency,), args.seconds + 4, 1.0, 20, (), 0, (), 0, 0)
-    out = ROOT / "var" / "bench" / f"profile-{args.workload}.collapsed"
+    out = ROOT / "var" / "bench" / f"profile-{args.workload}-audit-{args.audit}.collapsed"
+    env = {"BENHAN_AUDIT_ENABLED": "false", "BENHAN_MODE": "test"} if args.audit == "off" else {}
     with pg.bench_database() as url:
         bench = Bench(mode, url, pg.default_dir())
-        with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
+        with BenhanServer(ServerConfig("uvicorn", 1, env=env), url) as srv:
             bench.preload(srv)
             workload = {"read": "get", "search": "get", "name": "get"}.get(args.workload, args.workload)
             params = bench.read_params()
@@ -91,8 +94,8 @@ def main() -> int:
             result = orjson.loads(load.communicate()[0])
             Path(f.name).unlink()
     level = result["levels"][0]
-    print(f"{args.workload} @{args.concurrency}: {level['req_per_s']} req/s, latency {level['latency_ms']} "
-          "(while sampled by py-spy)")
+    print(f"{args.workload} @{args.concurrency}, audit {args.audit}: {level['req_per_s']} req/s, "
+          f"latency {level['latency_ms']} (while sampled by py-spy)")
     print(summarise(out, args.top))
     print(f"\ncollapsed stacks: {out}")
     return 0
