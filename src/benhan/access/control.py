@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from benhan.access import audit, care, policy
@@ -50,5 +49,5 @@ class AccessControl:
         now = clock.now()
         glass = policy.glass_patients(ctx, self.config, now)
         if glass and not info.break_glass and info.patient_id and (glass[0] == "*" or info.patient_id in glass):
-            info = replace(info, break_glass=True)
+            info = info._replace(break_glass=True)
         return audit.audit_record(ctx, info, now)
