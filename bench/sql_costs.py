@@ -13,6 +13,12 @@ Three rounds, the lowest of each kept (the machine's noise only ever adds).
 - ``audit append, 1 / 4 records``: ``audit.append`` as the read audit's flusher calls it, each
   call its own transaction, committed with a WAL flush (``synchronous_commit = on``, the default);
 - the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs.
+
+``--audit-trail N`` then asks what the size of the audit trail does to an append: it fills ``audit_log`` with N
+rows of a chain of their own (a full run's 5 M resources leave ~1.6 GB of audit trail), takes a checkpoint,
+and times appends of 10 records of random patients (a batch at 32 clients): right after the checkpoint (each
+index page touched for the first time since is written whole to the WAL), again, and without the
+``audit_log_patient`` index ("who viewed my record"), whose insert lands on a random page.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import argparse
 import asyncio
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -41,6 +48,47 @@ def records(n: int) -> list[AuditRecord]:
                         action="read", outcome="success", user_name="bench", user_id="u1", client_id="c1",
                         facility_id="f1", department_id=None, patient_id=f"p{i}", break_glass=False,
                         entity=(f"Observation/o{i}",)) for i in range(n)]
+
+
+def patient_records(n: int) -> list[AuditRecord]:
+    """Read records of random patients, each with a compressed-size content (~160 bytes)."""
+    now = clock.now()
+    return [AuditRecord(content=b"\x28\xb5\x2f\xfd" + bytes(156), recorded=now, action="read", outcome="success",
+                        user_name="bench", client_id="c1", patient_id=str(uuid.uuid4()),
+                        entity=(f"Observation/{uuid.uuid4()}",)) for _ in range(n)]
+
+
+async def _append_cost(conn: asyncpg.Connection, pid: int, calls: int) -> tuple[float, float]:
+    """(wall µs, PostgreSQL CPU µs) per append of 10 records, lowest of three rounds."""
+    best = (float("inf"), float("inf"))
+    for _round in range(3):
+        batches = [patient_records(10) for _ in range(calls)]
+        cpu, started = cpu_seconds([pid]), time.perf_counter()
+        for batch in batches:
+            await audit.append(conn, batch, 5)
+        wall = 1e6 * (time.perf_counter() - started) / calls
+        used = 1e6 * (cpu_seconds([pid]) - cpu) / calls
+        best = (min(best[0], wall), min(best[1], used))
+    return best
+
+
+async def audit_trail(url: str, rows_: int, calls: int) -> list[tuple[str, float, float]]:
+    conn = await asyncpg.connect(url)
+    pid = await conn.fetchval("SELECT pg_backend_pid()")
+    out = [("append of 10 records, audit trail as loaded", *await _append_cost(conn, pid, calls))]
+    await conn.execute(
+        "INSERT INTO audit_log (chain, seq, hash, recorded, action, outcome, user_name, client_id, patient_id,"
+        " entity, content) SELECT 31, g, '\\x00'::bytea, now() - g * interval '1 ms', 'read', 'success', 'bench',"
+        " 'c1', md5(g::text)::uuid::text, ARRAY['Observation/' || md5((g + 1)::text)::uuid::text],"
+        " decode(repeat('ab', 160), 'hex') FROM generate_series(1, $1::bigint) g", rows_)
+    await conn.execute("CHECKPOINT")
+    size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('audit_log'))")
+    out.append((f"the same, {rows_:,} rows more ({size}), after a checkpoint", *await _append_cost(conn, pid, calls)))
+    out.append(("the same, again", *await _append_cost(conn, pid, calls)))
+    await conn.execute("DROP INDEX audit_log_patient")  # a scratch database, dropped at exit
+    out.append(("the same, without audit_log_patient", *await _append_cost(conn, pid, calls)))
+    await conn.close()
+    return out
 
 
 async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[tuple[str, float, float]]:
@@ -79,6 +127,8 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=4000)
+    parser.add_argument("--audit-trail", type=int, default=0, metavar="ROWS",
+                        help="then fill audit_log with ROWS rows and time appends against it")
     args = parser.parse_args()
     mode = Mode("sql", (8,), (8,), 5.0, 1.0, 20, (), 0, (), 0, 0)
     with pg.bench_database() as url:
@@ -87,6 +137,8 @@ def main() -> int:
             bench.preload(srv)
         ids = [(t, i) for t, _, i in (x.partition("/") for x in bench.sample["ids"])]
         rows = asyncio.run(measure(url, ids, args.calls))
+        if args.audit_trail:
+            rows += asyncio.run(audit_trail(url, args.audit_trail, min(args.calls, 3000)))
     print(f"\n{'statement':50s} {'wall µs':>8s} {'PostgreSQL CPU µs':>18s}")
     for name, wall, cpu in rows:
         print(f"{name:50s} {wall:8.1f} {cpu:18.1f}")
