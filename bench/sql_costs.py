@@ -58,21 +58,25 @@ def patient_records(n: int) -> list[AuditRecord]:
                         entity=(f"Observation/{uuid.uuid4()}",)) for _ in range(n)]
 
 
+async def _timed(pid: int, call: Callable[[int], Awaitable[Any]], calls: int) -> tuple[float, float]:
+    """(wall µs, PostgreSQL CPU µs) per call of ``call(0 .. calls-1)`` on the backend ``pid``."""
+    cpu, started = cpu_seconds([pid]), time.perf_counter()
+    for k in range(calls):
+        await call(k)
+    return 1e6 * (time.perf_counter() - started) / calls, 1e6 * (cpu_seconds([pid]) - cpu) / calls
+
+
 async def _append_cost(conn: asyncpg.Connection, pid: int, calls: int) -> tuple[float, float]:
     """(wall µs, PostgreSQL CPU µs) per append of 10 records, lowest of three rounds."""
     best = (float("inf"), float("inf"))
     for _round in range(3):
         batches = [patient_records(10) for _ in range(calls)]
-        cpu, started = cpu_seconds([pid]), time.perf_counter()
-        for batch in batches:
-            await audit.append(conn, batch, 5)
-        wall = 1e6 * (time.perf_counter() - started) / calls
-        used = 1e6 * (cpu_seconds([pid]) - cpu) / calls
+        wall, used = await _timed(pid, lambda k, b=batches: audit.append(conn, b[k], 5), calls)
         best = (min(best[0], wall), min(best[1], used))
     return best
 
 
-async def audit_trail(url: str, rows_: int, calls: int) -> list[tuple[str, float, float]]:
+async def audit_trail(url: str, extra: int, calls: int) -> list[tuple[str, float, float]]:
     conn = await asyncpg.connect(url)
     pid = await conn.fetchval("SELECT pg_backend_pid()")
     out = [("append of 10 records, audit trail as loaded", *await _append_cost(conn, pid, calls))]
@@ -80,10 +84,10 @@ async def audit_trail(url: str, rows_: int, calls: int) -> list[tuple[str, float
         "INSERT INTO audit_log (chain, seq, hash, recorded, action, outcome, user_name, client_id, patient_id,"
         " entity, content) SELECT 31, g, '\\x00'::bytea, now() - g * interval '1 ms', 'read', 'success', 'bench',"
         " 'c1', md5(g::text)::uuid::text, ARRAY['Observation/' || md5((g + 1)::text)::uuid::text],"
-        " decode(repeat('ab', 160), 'hex') FROM generate_series(1, $1::bigint) g", rows_)
+        " decode(repeat('ab', 160), 'hex') FROM generate_series(1, $1::bigint) g", extra)
     await conn.execute("CHECKPOINT")
     size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('audit_log'))")
-    out.append((f"the same, {rows_:,} rows more ({size}), after a checkpoint", *await _append_cost(conn, pid, calls)))
+    out.append((f"the same, {extra:,} rows more ({size}), after a checkpoint", *await _append_cost(conn, pid, calls)))
     out.append(("the same, again", *await _append_cost(conn, pid, calls)))
     await conn.execute("DROP INDEX audit_log_patient")  # a scratch database, dropped at exit
     out.append(("the same, without audit_log_patient", *await _append_cost(conn, pid, calls)))
@@ -112,11 +116,7 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
                 await conn.execute(f"SET synchronous_commit = {sync}")
                 for k in range(200):  # warm: statement cache, plan, buffers
                     await call(k)
-                cpu, started = cpu_seconds([pid]), time.perf_counter()
-                for k in range(calls):
-                    await call(k)
-                wall = 1e6 * (time.perf_counter() - started) / calls
-                used = 1e6 * (cpu_seconds([pid]) - cpu) / calls
+                wall, used = await _timed(pid, call, calls)
                 old = best.get(name, (float("inf"), float("inf")))
                 best[name] = (min(old[0], wall), min(old[1], used))
     finally:
