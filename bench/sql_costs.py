@@ -12,7 +12,10 @@ Three rounds, the lowest of each kept (the machine's noise only ever adds).
   (``access_sql.fetch_current_with_facts``);
 - ``audit append, 1 / 4 records``: ``audit.append`` as the read audit's flusher calls it, each
   call its own transaction, committed with a WAL flush (``synchronous_commit = on``, the default);
-- the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs.
+- the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs;
+- ``audit append, 10 records``: a batch as the read audit's flusher meets at 32 clients, through
+  ``benhan_audit_append_rows`` (PL/pgSQL: locks the head, hashes, parses, inserts, updates the head) and through
+  the flusher's own statement (``audit.append_known``: hashed by the caller against the head it knows).
 
 ``--audit-trail N`` then asks what the size of the audit trail does to an append: it fills ``audit_log`` with N
 rows of a chain of their own (a full run's 5 M resources leave ~1.6 GB of audit trail), takes a checkpoint,
@@ -100,6 +103,7 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
     conn = await asyncpg.connect(url)
     pid = await conn.fetchval("SELECT pg_backend_pid()")
     one, four = records(1), records(4)
+    tens, heads = [patient_records(10) for _ in range(64)], {}
     cases: list[tuple[str, Callable[[int], Awaitable[Any]], str]] = [
         ("select 1", lambda k: conn.fetchval("SELECT 1"), "on"),
         ("read, bare", lambda k: rows.fetch_current(conn, *ids[k % len(ids)]), "on"),
@@ -108,6 +112,9 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
         ("audit append, 4 records", lambda k: audit.append(conn, four, 5), "on"),
         ("audit append, 1 record, synchronous_commit off", lambda k: audit.append(conn, one, 5), "off"),
         ("audit append, 4 records, synchronous_commit off", lambda k: audit.append(conn, four, 5), "off"),
+        ("audit append, 10 records, benhan_audit_append_rows", lambda k: audit.append(conn, tens[k % 64], 5), "on"),
+        ("audit append, 10 records, the flusher's statement",
+         lambda k: audit.append_known(conn, audit.FLUSHER_CHAINS[0], tens[k % 64], heads), "on"),
     ]
     best: dict[str, tuple[float, float]] = {}
     try:

@@ -1,6 +1,7 @@
 """The read audit's group commit (issue 8): the flusher keeps one connection from batch to batch, takes a new
-one when that connection was closed, and gives it back at shutdown; ``benhan_audit_append`` (migration 0013)
-starts a missing chain head itself and chains its hashes as before."""
+one when that connection was closed, and gives it back at shutdown; it appends to a chain of its own (32-63,
+migration 0017) against the head it knows, and reads the head again when another process appended there;
+``benhan_audit_append`` (migration 0013) starts a missing chain head itself and chains its hashes as before."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from benhan.access.audit import audit_record
 from benhan.fhir.storage.access_types import AuditInfo
-from benhan.fhir.storage.pg.audit import AuditLog, append, verify
+from benhan.fhir.storage.pg.audit import FLUSHER_CHAINS, AuditLog, append, verify
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool
@@ -27,7 +28,7 @@ async def _appenders(db: asyncpg.Pool) -> list[int]:
     async with db.acquire() as conn:
         return [r["pid"] for r in await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'benhan'"
-            " AND query LIKE '%benhan_audit_append%' ORDER BY pid")]
+            " AND (query LIKE '%benhan_audit_append%' OR query LIKE '%INSERT INTO audit_log%') ORDER BY pid")]
 
 
 async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: asyncpg.Pool,
@@ -50,6 +51,59 @@ async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: as
     await pool.close()
     async with db.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'read'") == 3
+        assert (await verify(conn)).ok
+
+
+async def _heads(db: asyncpg.Pool) -> None:
+    async with db.acquire() as conn:  # the heads a migrated database has (the test fixture truncates them)
+        await conn.execute("INSERT INTO audit_head SELECT c, 0, benhan_audit_genesis(c) FROM generate_series(0, 63) c")
+
+
+async def test_the_flusher_appends_to_its_own_chain_and_follows_other_appends(db: asyncpg.Pool,
+                                                                              database_url: str) -> None:
+    await _heads(db)
+    pool = await create_pool(database_url, 1, 2)
+    log = AuditLog(pool)
+    (chain,) = log.chains
+    assert FLUSHER_CHAINS.start <= chain < FLUSHER_CHAINS.stop
+    try:
+        await log.record(_read("p1"))
+        await asyncio.gather(log.record(_read("p2")), log.record(_read("p3")))  # one batch of two
+        async with db.acquire() as conn:  # another process appends to the same chain (a worker whose pid
+            await append(conn, _read("x1") + _read("x2"), chain=chain)  # falls on it, an old server)
+        await log.record(_read("p4"))  # its known head is stale: nothing inserted, head read again, appended
+        other = AuditLog(pool, flushers=1)
+        other.chains = [chain]  # two processes on one chain, at once
+        await asyncio.gather(*(lg.record(_read(f"q{i}")) for i in range(6) for lg in (log, other)))
+        await other.close()
+    finally:
+        await log.close()
+    await pool.close()
+    async with db.acquire() as conn:
+        rows = await conn.fetch("SELECT seq, patient_id FROM audit_log WHERE chain = $1 ORDER BY seq", chain)
+        assert [r["seq"] for r in rows] == list(range(1, 19))  # no gap, no duplicate
+        assert [r["patient_id"] for r in rows[:6]] == ["p1", "p2", "p3", "x1", "x2", "p4"]
+        assert sorted(r["patient_id"] for r in rows[6:]) == sorted(f"q{i}" for i in range(6) for _ in (1, 2))
+        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE chain <> $1", chain) == 0
+        assert await conn.fetchval("SELECT seq FROM audit_head WHERE chain = $1", chain) == 18
+        assert (await verify(conn)).ok
+
+
+async def test_the_flusher_without_its_head_row_appends_through_the_function(db: asyncpg.Pool,
+                                                                             database_url: str) -> None:
+    """A database whose heads 32-63 are missing (the fixture's truncation; a restore of 0-31 only): the locking
+    append starts the chain, and the next batch goes the short way."""
+    pool = await create_pool(database_url, 1, 2)
+    log = AuditLog(pool)
+    try:
+        await log.record(_read("p1"))
+        await log.record(_read("p2"))
+    finally:
+        await log.close()
+    await pool.close()
+    async with db.acquire() as conn:
+        rows = await conn.fetch("SELECT chain, seq FROM audit_log ORDER BY seq")
+        assert [tuple(r) for r in rows] == [(log.chains[0], 1), (log.chains[0], 2)]
         assert (await verify(conn)).ok
 
 
@@ -94,13 +148,14 @@ async def test_an_append_takes_a_free_chain_when_its_own_is_held(db: asyncpg.Poo
     """Migration 0015: a writer whose chain head another transaction holds (until its commit) appends to the
     next free chain instead of waiting; only when every head is held does it wait for its own."""
     async with db.acquire() as holder, db.acquire() as other:
-        # the heads a migrated database has (the test fixture truncates them)
-        await holder.execute(
-            "INSERT INTO audit_head SELECT c, 0, benhan_audit_genesis(c) FROM generate_series(0, 31) c")
+        await _heads(db)
         async with holder.transaction():
             await append(holder, _read("a"), chain=3)
             # without 0015 this waits for the holder's commit
             await asyncio.wait_for(append(other, _read("b"), chain=3), timeout=5)
+        async with holder.transaction():  # the last writers' chain held: the next free one is 0, not 32
+            await append(holder, _read("a2"), chain=31)  # (migration 0017: 32-63 are the flushers')
+            await asyncio.wait_for(append(other, _read("b2"), chain=31), timeout=5)
         async with holder.transaction():
             await holder.execute("SELECT * FROM audit_head FOR UPDATE")  # every head held
             waiting = asyncio.ensure_future(append(other, _read("c"), chain=7))
@@ -108,6 +163,6 @@ async def test_an_append_takes_a_free_chain_when_its_own_is_held(db: asyncpg.Poo
             assert not waiting.done()
         await asyncio.wait_for(waiting, timeout=5)
         rows = await holder.fetch("SELECT chain, seq, patient_id FROM audit_log ORDER BY patient_id")
-        assert [tuple(r) for r in rows] == [(3, 1, "a"), (4, 1, "b"), (7, 1, "c")]
-        assert await holder.fetchval("SELECT count(*) FROM audit_head") == 32
+        assert [tuple(r) for r in rows] == [(3, 1, "a"), (31, 1, "a2"), (4, 1, "b"), (0, 1, "b2"), (7, 1, "c")]
+        assert await holder.fetchval("SELECT count(*) FROM audit_head") == 64
         assert (await verify(holder)).ok

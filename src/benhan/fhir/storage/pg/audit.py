@@ -2,10 +2,10 @@
 
 - Writes are audited in their own transaction (:func:`append` on the write's connection), so a write and
   its audit record commit together or not at all.
-- Reads, searches and denials are audited through :class:`AuditLog`: an in-process queue flushed every
-  100 ms (and on shutdown) in one statement per batch, retried until stored (``wait=False``, the default);
-  or a group commit where each request waits until the batch holding its record is committed
-  (``wait=True``: nothing is lost even if the process dies, at a throughput cost: docs/security.md).
+- Reads, searches and denials are audited through :class:`AuditLog`: a group commit where each request
+  waits until the batch holding its record is committed (``wait=True``, the default: nothing is lost even if
+  the process dies, at a throughput cost: docs/security.md); or an in-process queue flushed every 100 ms
+  (and on shutdown) in one statement per batch, retried until stored (``wait=False``).
 - :func:`verify` recomputes every chain and names the first row whose hash does not match.
 """
 
@@ -29,6 +29,8 @@ from benhan.fhir.storage.content import pack, unpack
 from benhan.kernel.db import Conn
 
 AUDIT_CHAINS = 32  # heads: migrations 0003 (0-7) and 0015 (8-31); an append may take another free one
+#: the read audit's flushers' chains (:class:`AuditLog`; heads: migration 0017), apart from the writers'
+FLUSHER_CHAINS = range(AUDIT_CHAINS, 2 * AUDIT_CHAINS)
 log = logging.getLogger(__name__)
 
 
@@ -36,41 +38,108 @@ log = logging.getLogger(__name__)
 APPEND_TYPES = ("int4", "json", "bytea[]")
 
 
-def append_args(records: list[AuditRecord], chain: int | None = None) -> list[Any]:
-    """The arguments of ``benhan_audit_append_rows`` for ``records`` on ``chain`` (random when None): the
-    columns as one JSON array of objects and the contents as ``bytea[]``, not 13 arrays that asyncpg checks
-    element by element (migrations 0013)."""
-    rows = orjson.dumps([
+def _rows(records: list[AuditRecord]) -> str:
+    """The records' columns as one JSON array of objects (``json_to_recordset``), not 11 arrays that asyncpg
+    checks element by element (migrations 0013)."""
+    return orjson.dumps([
         {"recorded": r.recorded, "action": r.action, "outcome": r.outcome, "user_name": r.user_name,
          "user_id": r.user_id, "client_id": r.client_id, "facility_id": r.facility_id,
          "department_id": r.department_id, "patient_id": r.patient_id, "break_glass": r.break_glass,
          "entity": " ".join(r.entity) or None}
         for r in records
-    ])
-    return [
-        random.randrange(AUDIT_CHAINS) if chain is None else chain, rows.decode(),
-        [pack(r.content, "AuditEvent") for r in records],  # stored like resources (storage/content.py)
-    ]
+    ]).decode()
+
+
+def _contents(records: list[AuditRecord]) -> list[bytes]:
+    return [pack(r.content, "AuditEvent") for r in records]  # stored like resources (storage/content.py)
+
+
+def append_args(records: list[AuditRecord], chain: int | None = None) -> list[Any]:
+    """The arguments of ``benhan_audit_append_rows`` for ``records`` on ``chain`` (random when None): the
+    columns as JSON (:func:`_rows`) and the contents as ``bytea[]``."""
+    return [random.randrange(AUDIT_CHAINS) if chain is None else chain, _rows(records), _contents(records)]
+
+
+def chain_hashes(prev: bytes, seq: int, contents: list[bytes]) -> list[bytes]:
+    """Each record's hash after ``prev``, the hash of record ``seq`` of its chain: ``sha256(hash_(n-1) ||
+    int8send(seq_n) || content_n)``, the rule of ``benhan_audit_append_rows`` and :func:`verify`."""
+    out = []
+    for i, content in enumerate(contents, 1):
+        prev = hashlib.sha256(prev + (seq + i).to_bytes(8, "big", signed=True) + content).digest()
+        out.append(prev)
+    return out
+
+
+#: A flusher's append to its own chain (:data:`FLUSHER_CHAINS`) whose head it knows: one statement, no
+#: PL/pgSQL.  The head moves only if it still is ``$2`` (else nothing is inserted: another process appended
+#: to the chain, and the flusher reads the head again); the UPDATE's row lock, held until the commit, keeps
+#: appends to one chain in commit order, as ``benhan_audit_append_rows``'s ``FOR UPDATE`` does.
+_APPEND_AT = """
+WITH head AS (
+    UPDATE audit_head SET seq = $2::bigint + cardinality($5::bytea[]), hash = $6::bytea
+    WHERE chain = $1::int4 AND seq = $2::bigint RETURNING chain)
+INSERT INTO audit_log (chain, seq, hash, recorded, action, outcome, user_name, user_id, client_id, facility_id,
+                       department_id, patient_id, break_glass, entity, content)
+SELECT head.chain, $2::bigint + t.i, ($4::bytea[])[t.i], t.recorded, t.action, t.outcome, t.user_name, t.user_id,
+       t.client_id, t.facility_id, t.department_id, t.patient_id, t.break_glass,
+       coalesce(string_to_array(t.entity, ' '), '{}'::text[]), ($5::bytea[])[t.i]
+FROM head, ROWS FROM (json_to_recordset($3::json) AS (
+        recorded timestamptz, action text, outcome text, user_name text, user_id text, client_id text,
+        facility_id text, department_id text, patient_id text, break_glass boolean, entity text))
+     WITH ORDINALITY AS t(recorded, action, outcome, user_name, user_id, client_id, facility_id,
+                          department_id, patient_id, break_glass, entity, i)
+"""
+
+
+_APPEND_ROWS = "SELECT benhan_audit_append_rows($1, $2::json, $3)"
 
 
 async def append(conn: Conn, records: list[AuditRecord], chain: int | None = None) -> None:
     """Append ``records`` to one chain inside the caller's transaction: ``chain`` if no other transaction holds
-    its head, else the next free one (migration 0015)."""
+    its head, else the next free one of the writers' (migrations 0015, 0017)."""
     if not records:
         return
-    await conn.execute("SELECT benhan_audit_append_rows($1, $2::json, $3)", *append_args(records, chain))
+    await conn.execute(_APPEND_ROWS, *append_args(records, chain))
+
+
+async def append_known(conn: Conn, chain: int, records: list[AuditRecord], heads: dict[int, tuple[int, bytes]]) -> None:
+    """Append ``records`` to ``chain`` in one statement of its own (:data:`_APPEND_AT`), hashed here against
+    the chain's head as ``heads`` knows it (read if not), and note the new head there.  PostgreSQL then runs no
+    PL/pgSQL, no hashing and no head lookup per batch: its CPU per batch of 10 read records 314 -> 263 us
+    (medians, ``python -m bench.sql_costs``).  If another process appended to the chain meanwhile (two workers
+    whose process ids fall on one chain, or an append whose answer was lost), nothing is inserted and the head
+    is read again; after three such misses, or without a head row, the locking append does it."""
+    rows, contents = _rows(records), _contents(records)
+    for _attempt in range(3):
+        head = heads.get(chain)
+        if head is None:
+            found = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE chain = $1", chain)
+            if found is None:
+                break  # a database without migration 0017's heads: the locking append makes one
+            head = heads[chain] = (found["seq"], bytes(found["hash"]))
+        seq, prev = head
+        hashes = chain_hashes(prev, seq, contents)
+        status = await conn.execute(_APPEND_AT, chain, seq, rows, hashes, contents, hashes[-1])
+        if status != "INSERT 0 0":
+            heads[chain] = (seq + len(records), hashes[-1])
+            return
+        del heads[chain]
+    heads.pop(chain, None)
+    await conn.execute(_APPEND_ROWS, chain, rows, contents)
 
 
 class AuditLog:
     """Durable, batched audit of reads: a group commit.  ``flushers`` tasks each hold one connection of a
-    dedicated pool (so a saturated request pool can never starve the audit) and name a chain of their own
-    (taken unless a writer holds its head: then the next free one).
+    dedicated pool (so a saturated request pool can never starve the audit) and append to a chain of their
+    own, 32-63 (:data:`FLUSHER_CHAINS`, by process id), whose head they keep (:func:`append_known`).
     A flusher keeps its connection from one batch to the next (until :meth:`close`, or an error: then it
     takes a fresh one): at 8 clients a batch holds ~2.5 records, so a pool acquire and release per batch
     (a task for the release, a timer, the proxy) was paid by every other record.
     One flusher is the default: the records that arrive during a commit go together in the next one, and
     bigger batches cost PostgreSQL less per record (reads at 32 clients over HTTP: audit cost 30 % with two
     flushers, 22 % with one, ~19 % when the flusher also yields once before taking its batch)."""
+
+    _loop: asyncio.AbstractEventLoop  # the flushers' (set when they start)
 
     def __init__(self, pool: asyncpg.Pool, flushers: int = 1, *, wait: bool = True, interval: float = 0.1) -> None:
         self.pool = pool
@@ -80,8 +149,10 @@ class AuditLog:
         #: the process can lose the last ``interval`` of reads; much cheaper under load).
         self.wait = wait
         self.interval = interval
-        base = os.getpid() % AUDIT_CHAINS
-        self.chains = [(base + i) % AUDIT_CHAINS for i in range(flushers)]
+        base = os.getpid() % len(FLUSHER_CHAINS)
+        self.chains = [FLUSHER_CHAINS[(base + i) % len(FLUSHER_CHAINS)] for i in range(flushers)]
+        #: each chain's head (seq, hash) as this process last wrote or read it (:func:`append_known`)
+        self._heads: dict[int, tuple[int, bytes]] = {}
         #: records waiting for the next batch, each with the future its request waits on (None: nobody waits);
         #: a list and one future per idle flusher: less bookkeeping per record than an ``asyncio.Queue``
         self._items: list[tuple[list[AuditRecord], asyncio.Future[None] | None]] = []
@@ -97,15 +168,17 @@ class AuditLog:
             return
         if self._closing:
             async with self.pool.acquire() as conn:
-                await append(conn, records, self.chains[0])
+                await append(conn, records)
             return
         for task in self._tasks:
             if not task.done():
                 break
         else:  # first use, or every flusher ended (a new event loop): start them
             self._idle = []
-            self._tasks = [asyncio.get_running_loop().create_task(self._run(c)) for c in self.chains]
-        fut = asyncio.get_running_loop().create_future() if self.wait else None
+            self._loop = asyncio.get_running_loop()
+            self._tasks = [self._loop.create_task(self._run(c)) for c in self.chains]
+        # the flushers' loop, kept: Python 3.11's get_running_loop() makes a getpid() system call each time
+        fut = self._loop.create_future() if self.wait else None
         self._items.append((records, fut))
         if self._idle:
             wake = self._idle.pop()
@@ -142,9 +215,10 @@ class AuditLog:
                 conn = self._held[chain] = await self.pool.acquire()
             try:
                 # One statement = one transaction: a single round trip, committed (fsync) before we answer.
-                await append(conn, [r for recs, _f in batch for r in recs], chain)
+                await append_known(conn, chain, [r for recs, _f in batch for r in recs], self._heads)
             except BaseException:
                 del self._held[chain]  # broken or cancelled: give it back, the next batch takes another
+                self._heads.pop(chain, None)  # committed or not: unknown, read the head again
                 with contextlib.suppress(Exception):
                     await self.pool.release(conn)
                 raise
