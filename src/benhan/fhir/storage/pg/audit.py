@@ -106,9 +106,10 @@ async def append_known(conn: Conn, chain: int, records: list[AuditRecord], heads
     """Append ``records`` to ``chain`` in one statement of its own (:data:`_APPEND_AT`), hashed here against
     the chain's head as ``heads`` knows it (read if not), and note the new head there.  PostgreSQL then runs no
     PL/pgSQL, no hashing and no head lookup per batch: its CPU per append of 10 read records 226.7 -> 200.0 us
-    (``python -m bench.sql_costs``, lowest of three rounds).  If another process appended to the chain meanwhile (two workers
-    whose process ids fall on one chain, or an append whose answer was lost), nothing is inserted and the head
-    is read again; after three such misses, or without a head row, the locking append does it."""
+    (``python -m bench.sql_costs``, lowest of three rounds).  If another process appended to the chain
+    meanwhile (two workers whose process ids fall on one chain, or an append whose answer was lost), nothing
+    is inserted and the head is read again; after three such misses, or without a head row, the locking
+    append does it."""
     if not records:
         return
     rows, contents = _rows(records), _contents(records)
