@@ -68,3 +68,11 @@ def test_audit_events_have_their_own_dictionary() -> None:
     assert zstandard.get_frame_parameters(stored).dict_id == content.AUDIT
     assert len(stored) < len(event) / 3
     assert unpack(stored) == event
+    # at level 1, resources at 3 (content._LEVELS): the same bytes as a compressor set so
+    for type_, body, dict_id, level in (("AuditEvent", event, content.AUDIT, 1),
+                                        ("Observation", OBSERVATION, content.RESOURCES, 3)):
+        raw = zstandard.ZstdCompressionDict(content._dictionary(dict_id).as_bytes(),
+                                            dict_type=zstandard.DICT_TYPE_FULLDICT)
+        expected = zstandard.ZstdCompressor(level=level, dict_data=raw, write_checksum=False,
+                                            write_content_size=True, write_dict_id=True).compress(body)
+        assert pack(body, type_) == expected

@@ -36,6 +36,11 @@ AUDIT = 2
 #: (search/composite.py), so its rows stay plain JSON
 PLAIN_TYPES = frozenset({"MolecularSequence"})
 _LEVEL = 3  # zstd's default; higher levels gain ~3 % on 1 kB documents at twice the time
+#: AuditEvents at level 1 (zstd's "fast" strategy, one hash table): 2 % larger than at level 3 (a read's
+#: record 151 -> 154 bytes of ~1.9 kB), and 4.8-7.1 us less of the server's CPU per audited read over HTTP
+#: (``python -m bench.ab``, two runs of 10 rounds), more than the 0.16 us it saves in a loop of its own: in a
+#: server its tables are cold at each record, and level 1's are smaller
+_LEVELS = {AUDIT: 1}
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
@@ -51,14 +56,18 @@ class _PerThread(threading.local):
 _local = _PerThread()
 
 
+def _level(dict_id: int) -> int:
+    return _LEVELS.get(dict_id, _LEVEL)
+
+
 @cache
 def _dictionary(dict_id: int) -> zstandard.ZstdCompressionDict:
-    """The dictionary, digested once for compression at :data:`_LEVEL` (zstd's ``ZSTD_createCDict``): without
+    """The dictionary, digested once for compression at its level (zstd's ``ZSTD_createCDict``): without
     that, a compressor with a raw dictionary reloads its tables into the context for every frame (an audit
     record with cold caches: 11.2 -> 7.1 us; the same bytes out)."""
     data = resources.files("benhan.fhir.storage").joinpath("dicts", f"{dict_id}.zdict").read_bytes()
     found = zstandard.ZstdCompressionDict(data, dict_type=zstandard.DICT_TYPE_FULLDICT)
-    found.precompute_compress(level=_LEVEL)
+    found.precompute_compress(level=_level(dict_id))
     return found
 
 
@@ -66,8 +75,8 @@ def _compressor(dict_id: int) -> zstandard.ZstdCompressor:
     found = _local.compressors.get(dict_id)
     if found is None:
         found = _local.compressors[dict_id] = zstandard.ZstdCompressor(
-            level=_LEVEL, dict_data=_dictionary(dict_id), write_checksum=False, write_content_size=True,
-            write_dict_id=True,
+            level=_level(dict_id), dict_data=_dictionary(dict_id), write_checksum=False,
+            write_content_size=True, write_dict_id=True,
         )
     return found
 
