@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from alembic import command
+from tests.integration.migration_support import database_at
 
 from benhan import migrate
 from benhan.fhir.storage.pg.audit import AUDIT_CHAINS, FLUSHER_CHAINS
-from benhan.kernel.db import database_name, ensure_database, with_database
 
 pytestmark = pytest.mark.db
 
@@ -22,17 +22,8 @@ _SEARCH = "SELECT prosrc FROM pg_proc WHERE proname = 'benhan_audit_append_rows'
 
 @pytest.fixture
 async def at_0016(database_url: str) -> AsyncIterator[str]:
-    name = database_name(database_url) + "_m0017"
-    url = with_database(database_url, name)
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await ensure_database(url)
-        await asyncio.to_thread(migrate.upgrade, url, "0016")
+    async with database_at(database_url, "0016", "m0017") as url:
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_the_flushers_chains_come_and_the_writers_keep_to_theirs(at_0016: str) -> None:

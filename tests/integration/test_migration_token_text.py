@@ -10,28 +10,19 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 from alembic import command
+from tests.integration.migration_support import database_at
 
 from benhan import migrate
 from benhan.fhir.search import registry
 from benhan.fhir.storage.pg.search import find_matches
-from benhan.kernel.db import database_name, ensure_database, with_database
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
 async def at_0011(database_url: str) -> AsyncIterator[str]:
-    name = database_name(database_url) + "_m0012"
-    url = with_database(database_url, name)
-    admin = await asyncpg.connect(with_database(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await ensure_database(url)
-        await asyncio.to_thread(migrate.upgrade, url, "0011")
+    async with database_at(database_url, "0011", "m0012") as url:
         yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_old_text_rows_keep_answering_after_the_upgrade(at_0011: str) -> None:

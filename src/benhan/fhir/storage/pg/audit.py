@@ -60,12 +60,17 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
     return [random.randrange(AUDIT_CHAINS) if chain is None else chain, _rows(records), _contents(records)]
 
 
+def link(prev: bytes, seq: int, content: bytes) -> bytes:
+    """Record ``seq``'s hash after its chain's previous one: ``sha256(hash_(n-1) || int8send(seq_n) ||
+    content_n)``, the rule of ``benhan_audit_append_rows`` (migrations 0003, 0015, 0017)."""
+    return hashlib.sha256(prev + seq.to_bytes(8, "big", signed=True) + content).digest()
+
+
 def chain_hashes(prev: bytes, seq: int, contents: list[bytes]) -> list[bytes]:
-    """Each record's hash after ``prev``, the hash of record ``seq`` of its chain: ``sha256(hash_(n-1) ||
-    int8send(seq_n) || content_n)``, the rule of ``benhan_audit_append_rows`` and :func:`verify`."""
+    """The hashes of the records after record ``seq``, whose hash is ``prev`` (:func:`link`)."""
     out = []
     for i, content in enumerate(contents, 1):
-        prev = hashlib.sha256(prev + (seq + i).to_bytes(8, "big", signed=True) + content).digest()
+        prev = link(prev, seq + i, content)
         out.append(prev)
     return out
 
@@ -127,7 +132,6 @@ async def append_known(conn: Conn, chain: int, records: list[AuditRecord], heads
             heads[chain] = (seq + len(records), hashes[-1])
             return
         del heads[chain]
-    heads.pop(chain, None)
     await conn.execute(_APPEND_ROWS, chain, rows, contents)
 
 
@@ -306,7 +310,7 @@ async def verify(conn: Conn) -> VerifyResult:
                 where = (chain, row["seq"])
                 if row["seq"] != expected_seq:
                     return VerifyResult(False, checked, where, f"row missing before seq {row['seq']}")
-                digest = hashlib.sha256(prev + row["seq"].to_bytes(8, "big", signed=True) + row["content"]).digest()
+                digest = link(prev, row["seq"], row["content"])
                 if digest != bytes(row["hash"]):
                     return VerifyResult(False, checked, where, "hash does not match the content")
                 if not _columns_match(row):
