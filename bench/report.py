@@ -6,6 +6,7 @@ search targets and the storage budget; a target whose workload is not available 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -47,8 +48,12 @@ def best(result: Result, name: str, key: str = "req_per_s", among: tuple[int, ..
     return max(values) if values else None
 
 
-def _verdict(target: str, measured: float | None, limit: float, unit: str, higher_is_better: bool,
-             note: str = "") -> dict[str, Any]:
+def _with_note(value: float | tuple[float, str] | None) -> tuple[float | None, str]:
+    return value if isinstance(value, tuple) else (value, "")
+
+
+def _verdict(target: str, measured: float | None, note: str, limit: float, unit: str, higher_is_better: bool
+             ) -> dict[str, Any]:
     if measured is None:
         return {"target": target, "verdict": "N/A", "measured": "not available", "limit": limit}
     ok = measured >= limit if higher_is_better else measured <= limit
@@ -94,7 +99,12 @@ def _count_per_million(result: Result) -> tuple[float | None, str]:
     return p50 * 1_000_000 / counted, f" per million ({p50:,.1f} ms over {counted:,} Observations)"
 
 
-def _audit_cost(result: Result, what: str = "read by id") -> float | None:
+def _audit_cost(result: Result, what: str = "read by id") -> float | tuple[float, str] | None:
+    """The median of the interleaved rounds' costs (``bench.run.audit_order``), with their range; a result file
+    of before the rounds: the cost of the means of its runs."""
+    costs = result.get("audit_rounds", {}).get(what)
+    if costs:
+        return statistics.median(costs), f" (median of {len(costs)} rounds: {min(costs):.1f}–{max(costs):.1f} %)"
     off, on = best(result, f"{what}, audit off"), best(result, f"{what}, audit on")
     if not off or on is None:
         return None
@@ -103,7 +113,7 @@ def _audit_cost(result: Result, what: str = "read by id") -> float | None:
 
 def targets(result: Result) -> list[dict[str, Any]]:
     read = "read by id"
-    checks: list[tuple[str, Callable[[], float | None], float, str, bool]] = [
+    checks: list[tuple[str, Callable[[], float | tuple[float, str] | None], float, str, bool]] = [
         ("read by id p50 ≤ 2 ms @8 clients", lambda: _latency(result, read, 8, "p50"), 2.0, "ms", False),
         ("read by id p99 ≤ 10 ms @8 clients", lambda: _latency(result, read, 8, "p99"), 10.0, "ms", False),
         ("read by id ≥ 3,000 req/s", lambda: best(result, read), 3000, "req/s", True),
@@ -124,10 +134,10 @@ def targets(result: Result) -> list[dict[str, Any]]:
          lambda: result.get("storage_loaded", result.get("storage", {})).get("bytes_per_resource"), 1500, "B",
          False),
     ]
-    verdicts = [_verdict(name, fn(), limit, unit, higher) for name, fn, limit, unit, higher in checks]
+    verdicts = [_verdict(name, *_with_note(fn()), limit, unit, higher) for name, fn, limit, unit, higher in checks]
     count, note = _count_per_million(result)
     verdicts.insert(next(i for i, v in enumerate(verdicts) if v["target"].startswith("$everything")),
-                    _verdict("_summary=count ≤ 500 ms over 1 M Observations (p50 @8)", count, 500, "ms", False, note))
+                    _verdict("_summary=count ≤ 500 ms over 1 M Observations (p50 @8)", count, note, 500, "ms", False))
     return verdicts + screen_targets(result)
 
 
@@ -135,7 +145,7 @@ def screen_targets(result: Result) -> list[dict[str, Any]]:
     """Issues 6-7: server time p95 of each screen, judged at 1 client (the server time of one request plus
     loopback; at 8-64 clients on two cores the latency is mostly queueing, reported in the tables)."""
     return [_verdict(f"{name[len('screen: '):]} p95 ≤ {w['target_p95_ms']:.0f} ms @1 client",
-                     _latency(result, name, 1, "p95"), w["target_p95_ms"], "ms", False)
+                     _latency(result, name, 1, "p95"), "", w["target_p95_ms"], "ms", False)
             for name, w in result.get("workloads", {}).items() if w.get("group") == "screen"]
 
 

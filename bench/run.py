@@ -63,10 +63,25 @@ SCREENS = (
 SELECTION = "geometric mean of read req/s at 8 and 32 clients and create req/s at 32 (Patient-sized Practitioners)"
 SELECTION_CREATE = {"type": "Practitioner"}
 AUDIT_SETTING = "audit_enabled"  # BENHAN_AUDIT_ENABLED: the switch the access package is asked to expose
-#: audit off, on, on, off (an ABBA order), each figure the mean of its two runs: a machine whose speed drifts
-#: during the phase moves both means alike, where off-then-on once each charged any drift to the audit (and
-#: the quick run's 2-s levels gave 19-35 % where the full runs' 20-s levels gave 12-13 %)
-AUDIT_ORDER = ("false", "true", "true", "false")
+#: The audit's cost: two servers, audit off and on, stay up side by side and are driven in turn in short bursts,
+#: round after round, the order alternating (off-on, on-off, …).  Each round's cost is 1 − on/off of that round
+#: and the verdict is the median of the rounds' costs.  The VMs the suite runs on change speed by a third within
+#: minutes: two runs per mode minutes apart (off, on, on, off, each server started per run, until the fifteenth
+#: session) moved the verdict by ±5 points between runs of the same code; a drift within a round falls on both.
+AUDIT_MODES = ("false", "true")
+
+
+def audit_order(round_: int) -> tuple[str, str]:
+    """The audit modes of round ``round_`` in the order they are driven: off first in even rounds."""
+    return AUDIT_MODES if round_ % 2 == 0 else AUDIT_MODES[::-1]
+
+
+def round_costs(off: list[dict[str, Any]], on: list[dict[str, Any]]) -> list[float]:
+    """The audit's cost in each round, in %: 1 − the audited server's best req/s over the unaudited one's."""
+    def top(run: dict[str, Any]) -> float:
+        return max(lv["req_per_s"] for lv in run["levels"])
+
+    return [round(100 * (1 - top(b) / top(a)), 2) if top(a) else float("inf") for a, b in zip(off, on, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -90,12 +105,16 @@ class Mode:
     synth_patients: int = 0
     # the screens' data: beds, drugs per patient, encounters and vital-sign Observations of the long record
     screen_data: tuple[int, int, int, int] = (60, 8, 500, 20_000)
+    #: the audit on/off phase: rounds of one burst per mode and workload (``AUDIT_MODES``), seconds per burst
+    audit_rounds: int = 4
+    audit_burst: float = 2.0
 
 
 WORKERS = (1, 2, 3, 4)
 MODES = {
     "smoke": Mode("smoke", (1, 8), (8,), 1.0, 0.3, 3, (("uvicorn", 2),), 0.0, (8,), 1.0, 0.7, thresholds=False,
-                   max_searches=2, raw_levels=(8,), screen_data=(6, 2, 20, 300)),
+                   max_searches=2, raw_levels=(8,), screen_data=(6, 2, 20, 300), audit_rounds=2,
+                   audit_burst=1.0),
     # ~3 minutes (185 s; 255 s on a slower machine): two server candidates (uvicorn with 1 and 2 workers: one
     # of them won every quick run but one, where ×4 won by a margin within noise), the levels the targets are
     # stated at (1, 8, 32; creates 8–32), the screens at 1 and 8 clients; the full run keeps every candidate,
@@ -105,7 +124,7 @@ MODES = {
                   screen_levels=(1, 8)),
     "full": Mode("full", (1, 8, 32, 64), (1, 8, 16, 32, 64), 20.0, 3.0, 200,
                  tuple(("uvicorn", w) for w in WORKERS) + tuple(("granian", w) for w in WORKERS), 8.0,
-                 (1, 8, 32, 64), 10.0, 10.0, synth_patients=10_000),
+                 (1, 8, 32, 64), 10.0, 10.0, synth_patients=10_000, audit_rounds=8, audit_burst=5.0),
 }
 
 
@@ -316,21 +335,31 @@ class Bench:
         if AUDIT_SETTING not in Settings.model_fields:
             self.results["skipped"]["audit on/off"] = f"not available (no BENHAN_{AUDIT_SETTING.upper()} setting)"
             return
-        figures, searches = {}, {}
+        reads: dict[str, list[dict[str, Any]]] = {flag: [] for flag in AUDIT_MODES}
+        searches: dict[str, list[dict[str, Any]]] = {flag: [] for flag in AUDIT_MODES}
         name, template, _group = SEARCHES[1]  # Encounter of a patient: a search audits its query and results
         params = self.search_params(name, template)
-        for flag in AUDIT_ORDER:
-            # Every run in test mode: production refuses audit off, and the runs must differ only in audit.
-            cfg = replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"})
-            with self.server(cfg) as srv:
-                figures.setdefault(flag, []).append(
-                    self.load(srv, "get", (32,), self.mode.duration, params=self.read_params()))
-                # 8 clients: the latency each search waits for its record's commit; 32: the throughput
-                searches.setdefault(flag, []).append(self.load(srv, "get", (8, 32), self.mode.duration, params=params))
-        self.results["workloads"]["read by id, audit off"] = combine_runs(figures["false"])
-        self.results["workloads"]["read by id, audit on"] = combine_runs(figures["true"])
+        burst = self.mode.audit_burst
+        with contextlib.ExitStack() as stack:
+            servers = {}
+            for flag in AUDIT_MODES:
+                # Both in test mode: production refuses audit off, and the two must differ only in audit.
+                srv = self.server(replace(config, env={f"BENHAN_{AUDIT_SETTING.upper()}": flag, "BENHAN_MODE": "test"}))
+                srv.log = srv.log.with_name(f"server-audit-{'on' if flag == 'true' else 'off'}.log")
+                servers[flag] = stack.enter_context(srv)
+            for r in range(self.mode.audit_rounds):
+                warmup = self.mode.warmup if r == 0 else min(self.mode.warmup, 0.5)  # each server's first burst
+                for flag in audit_order(r):
+                    srv = servers[flag]
+                    reads[flag].append(self.load(srv, "get", (32,), burst, params=self.read_params(), warmup=warmup))
+                    # 8 clients: the latency each search waits for its record's commit; 32: the throughput
+                    searches[flag].append(self.load(srv, "get", (8, 32), burst, params=params, warmup=warmup))
+        self.results["workloads"]["read by id, audit off"] = combine_runs(reads["false"])
+        self.results["workloads"]["read by id, audit on"] = combine_runs(reads["true"])
         self.results["workloads"]["search, audit off"] = combine_runs(searches["false"])
         self.results["workloads"]["search, audit on"] = combine_runs(searches["true"])
+        self.results["audit_rounds"] = {"burst_s": burst, "read by id": round_costs(reads["false"], reads["true"]),
+                                        "search": round_costs(searches["false"], searches["true"])}
 
     def raw_limit(self) -> None:
         log("raw PostgreSQL limit (asyncpg, same concurrency)")

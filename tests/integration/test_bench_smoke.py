@@ -53,6 +53,11 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
         {"aiohttp"}
     # the web screens ran as a doctor signed in through the login form (a refused login fails the run)
     assert all(result["workloads"][name]["target_p95_ms"] in (150.0, 300.0) for name in screens)
+    # the audit on/off phase: both servers, interleaved rounds (bench.run.audit_order), a cost per round
+    assert "audit on/off" not in result["skipped"], result["skipped"]
+    for name in ("read by id", "search"):
+        assert len(result["audit_rounds"][name]) == 2, result["audit_rounds"]
+        assert len(result["workloads"][f"{name}, audit on"]["runs"]) == 2
     raw = result["raw_postgres"]
     assert raw["select"]["levels"][0]["req_per_s"] > 0
     assert raw["bulk_copy"]["rows"] > 0
