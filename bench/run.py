@@ -78,10 +78,11 @@ def audit_order(round_: int) -> tuple[str, str]:
 
 def round_costs(off: list[dict[str, Any]], on: list[dict[str, Any]]) -> list[float]:
     """The audit's cost in each round, in %: 1 − the audited server's best req/s over the unaudited one's."""
-    def top(run: dict[str, Any]) -> float:
-        return max(lv["req_per_s"] for lv in run["levels"])
-
-    return [round(100 * (1 - top(b) / top(a)), 2) if top(a) else float("inf") for a, b in zip(off, on, strict=True)]
+    costs = []
+    for a, b in zip(off, on, strict=True):
+        unaudited, audited = (max(lv["req_per_s"] for lv in run["levels"]) for run in (a, b))
+        costs.append(round(100 * (1 - audited / unaudited), 2) if unaudited else float("inf"))
+    return costs
 
 
 @dataclass(frozen=True)
