@@ -23,6 +23,7 @@ import contextlib
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench import pg
 from bench.run import ROOT, Bench, Mode
@@ -32,13 +33,16 @@ AUDIT_OFF = {"BENHAN_AUDIT_ENABLED": "false", "BENHAN_MODE": "test"}  # as bench
 ARMS = [("A", False), ("A", True), ("B", False), ("B", True)]
 
 
-def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float) -> dict[str, float]:
+def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float) -> dict[str, Any]:
     res = bench.load(srv, "get", (concurrency,), seconds, params=bench.read_params(), warmup=0.5)
     level = res["levels"][0]
     cpu, n = level["cpu_seconds"], level["requests"]
     if level["errors"] or not n:
         raise RuntimeError(f"{srv.config.env}: {level['errors']} errors: {level.get('error_samples')}")
-    return {"rps": level["req_per_s"], "server_us": 1e6 * cpu["server"] / n, "pg_us": 1e6 * cpu["postgres"] / n}
+    # each of the server's processes, busiest first (a worker and any helper process it starts)
+    per = sorted((1e6 * v / n for k, v in cpu.items() if k.startswith("pid ")), reverse=True)
+    return {"rps": level["req_per_s"], "server_us": 1e6 * cpu["server"] / n, "pg_us": 1e6 * cpu["postgres"] / n,
+            "processes": per}
 
 
 def main() -> int:
@@ -50,7 +54,7 @@ def main() -> int:
     args = parser.parse_args()
     trees = {"A": ROOT, "B": args.tree.resolve()}
     mode = Mode("ab", (args.concurrency,), (args.concurrency,), args.seconds, 0.5, 20, (), 0, (), 0, 0)
-    runs: dict[tuple[str, bool], list[dict[str, float]]] = {arm: [] for arm in ARMS}
+    runs: dict[tuple[str, bool], list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     with pg.bench_database() as url, contextlib.ExitStack() as stack:
         bench = Bench(mode, url, pg.default_dir())
         with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
@@ -66,12 +70,15 @@ def main() -> int:
                 m = measure(bench, servers[arm], args.concurrency, args.seconds)
                 runs[arm].append(m)
                 print(f"round {r + 1:2d} {arm[0]} audit {'on ' if arm[1] else 'off'}: {m['rps']:7.0f}/s  server "
-                      f"{m['server_us']:6.1f} µs  postgres {m['pg_us']:6.1f} µs", flush=True)
+                      f"{m['server_us']:6.1f} µs  postgres {m['pg_us']:6.1f} µs"
+                      + (f"  (processes: {', '.join(f'{p:.1f}' for p in m['processes'])} µs)"
+                         if len(m["processes"]) > 1 else ""), flush=True)
     print(f"\nmedians of {args.rounds} rounds, reads by id @{args.concurrency}, {args.seconds:g}-s bursts")
     for name in trees:
         line = [f"{name} ({trees[name]}):"]
         for audit in (False, True):
-            med = {k: statistics.median(m[k] for m in runs[(name, audit)]) for k in ("rps", "server_us", "pg_us")}
+            med = {k: statistics.median(m[k] for m in runs[(name, audit)])
+                   for k in ("rps", "server_us", "pg_us")}
             line.append(f"{'on' if audit else 'off'} {med['rps']:.0f}/s, server {med['server_us']:.1f} µs, "
                         f"postgres {med['pg_us']:.1f} µs |")
         costs = [100 * (1 - on["rps"] / off["rps"]) for off, on in
