@@ -14,8 +14,9 @@ Three rounds, the lowest of each kept (the machine's noise only ever adds).
   call its own transaction, committed with a WAL flush (``synchronous_commit = on``, the default);
 - the same with ``synchronous_commit = off`` on the session: what the WAL flush itself costs;
 - ``audit append, 10 records``: a batch as the read audit's flusher meets at 32 clients, through
-  ``benhan_audit_append_rows`` (PL/pgSQL: locks the head, hashes, parses, inserts, updates the head) and through
-  the flusher's own statement (``audit.append_known``: hashed by the caller against the head it knows).
+  ``benhan_audit_append_rows`` (PL/pgSQL: locks the head, hashes, parses, inserts, updates the head: ten rows)
+  and as the flusher stores it (``audit.append_block``: one block, hashed by the caller against the head it
+  knows; migration 0018).
 
 ``--audit-trail N`` then asks what the size of the audit trail does to an append: it fills ``audit_log`` with N
 rows of a chain of their own (a full run's 5 M resources leave ~1.6 GB of audit trail), takes a checkpoint,
@@ -113,8 +114,8 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
         ("audit append, 1 record, synchronous_commit off", lambda k: audit.append(conn, one, 5), "off"),
         ("audit append, 4 records, synchronous_commit off", lambda k: audit.append(conn, four, 5), "off"),
         ("audit append, 10 records, benhan_audit_append_rows", lambda k: audit.append(conn, tens[k % 64], 5), "on"),
-        ("audit append, 10 records, the flusher's statement",
-         lambda k: audit.append_known(conn, audit.FLUSHER_CHAINS[0], tens[k % 64], heads), "on"),
+        ("audit append, 10 records, the flusher's block",
+         lambda k: audit.append_block(conn, audit.BLOCK_CHAINS[0], tens[k % 64], heads), "on"),
     ]
     best: dict[str, tuple[float, float]] = {}
     try:

@@ -14,7 +14,7 @@ import pyotp
 from benhan.access import identity as ident
 from benhan.access import org
 from benhan.access.roles import Grant, practitioner_role
-from benhan.fhir.storage.content import unpack
+from benhan.fhir.storage.pg.audit import event_contents
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel import clock
@@ -115,13 +115,16 @@ async def session_client(app: object, username: str, **kw: Any) -> tuple[httpx.A
 
 
 async def audit_rows(pool: asyncpg.Pool, **where: Any) -> list[dict[str, Any]]:
-    """The audit log's rows matching ``where``, oldest first, with ``content`` as the AuditEvent's JSON bytes
-    (``stored``: the bytes as stored and hashed, storage/content.py)."""
+    """The audit events matching ``where`` (``audit_event``: the audit log's rows and the read audit's blocks'
+    events, migration 0018), oldest first, with ``content`` as the AuditEvent's JSON bytes (``stored``: the
+    bytes as stored and hashed, storage/content.py, for a row; None for an event of a block)."""
     clauses = " AND ".join(f"{k} = ${i + 1}" for i, k in enumerate(where)) or "true"
     async with pool.acquire() as conn:
-        rows = await conn.fetch(f"SELECT * FROM audit_log WHERE {clauses} ORDER BY recorded, chain, seq",
+        rows = await conn.fetch(f"SELECT * FROM audit_event WHERE {clauses} ORDER BY recorded, chain, seq, part",
                                 *where.values())
-    return [{**row, "content": unpack(row["content"]), "stored": bytes(row["content"])} for row in rows]
+        contents = await event_contents(conn, rows)
+    return [{**row, "content": content, "stored": bytes(row["content"]) if row["content"] is not None else None}
+            for row, content in zip(rows, contents, strict=True)]
 
 
 def patient(name: str = "Nguyễn Văn An") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from tests.integration.access_support import FJ, audit_rows, observation, patien
 from typer.testing import CliRunner
 
 from benhan.fhir.storage.content import pack
-from benhan.fhir.storage.pg.audit import verify
+from benhan.fhir.storage.pg.audit import block_events, verify
 
 
 def _cli(database_url: str, *args: str) -> Any:
@@ -97,51 +97,74 @@ async def test_reads_under_concurrency_are_all_recorded(client: httpx.AsyncClien
     assert result.checked == 41
 
 
-async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: asyncpg.Pool,
-                                               database_url: str) -> None:
+async def _forge(conn: asyncpg.Connection, table: str, target: dict[str, Any], column: str, value: Any) -> None:
+    """What an attacker with superuser rights does: switch the append-only triggers off and rewrite history."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL session_replication_role = replica")
+        await conn.execute(f"UPDATE {table} SET {column} = $3 WHERE chain = $1 AND seq = $2",
+                           target["chain"], target["seq"], value)
+
+
+@pytest.mark.parametrize("kind", ["row", "block", "block columns"])
+async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: asyncpg.Pool, database_url: str,
+                                               kind: str) -> None:
+    """A write's row of ``audit_log``, a read's event in its block of ``audit_block`` (migration 0018), or a
+    block's indexed columns (a patient taken out of ``patients`` would hide the read from "who viewed")."""
     pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
     for _ in range(3):
         await client.get(f"/fhir/Patient/{pid}")
     intact = await asyncio.to_thread(_cli, database_url, "audit", "verify")
     assert intact.exit_code == 0, intact.output
-    target = (await audit_rows(db, action="read"))[1]
+    table = "audit_log" if kind == "row" else "audit_block"
+    target = (await audit_rows(db, action="create" if kind == "row" else "read"))[-1]
+    assert (target["part"] == 0) == (kind == "row")
     async with db.acquire() as conn:
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
-            await conn.execute("UPDATE audit_log SET user_name = 'x' WHERE chain = $1 AND seq = $2",
+            await conn.execute(f"UPDATE {table} SET content = content WHERE chain = $1 AND seq = $2",
                                target["chain"], target["seq"])
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
-            await conn.execute("DELETE FROM audit_log WHERE chain = $1", target["chain"])
-        # An attacker with superuser rights switches the triggers off and rewrites history.
-        forged = pack(target["content"].replace(pid.encode(), b"someone-else"), "AuditEvent")
-        assert forged != target["stored"]
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
-                               target["chain"], target["seq"], forged)
+            await conn.execute(f"DELETE FROM {table} WHERE chain = $1", target["chain"])
+        stored = await conn.fetchrow(f"SELECT content, {'patients' if kind != 'row' else 'NULL AS patients'}"
+                                     f" FROM {table} WHERE chain = $1 AND seq = $2", target["chain"], target["seq"])
+        if kind == "row":
+            column, original = "content", stored["content"]
+            forged: Any = pack(target["content"].replace(pid.encode(), b"someone-else"), "AuditEvent")
+        elif kind == "block":
+            column, original = "content", stored["content"]
+            events = block_events(original)
+            events[target["part"] - 1] = events[target["part"] - 1].replace(pid.encode(), b"someone-else")
+            forged = pack(b"\n".join(events), "AuditEvent")
+        else:
+            column, original, forged = "patients", stored["patients"], []
+        assert forged != original
+        await _forge(conn, table, target, column, forged)
     broken = await asyncio.to_thread(_cli, database_url, "audit", "verify")
     assert broken.exit_code == 1
     assert f"chain {target['chain']} seq {target['seq']}" in broken.output
+    if kind == "block columns":
+        assert "block columns do not match its events" in broken.output
     async with db.acquire() as conn:  # put it back so later checks in this database stay meaningful
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.execute("UPDATE audit_log SET content = $3 WHERE chain = $1 AND seq = $2",
-                               target["chain"], target["seq"], target["stored"])
+        await _forge(conn, table, target, column, original)
         assert (await verify(conn)).ok
 
 
-async def test_deleted_rows_break_the_chain(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
+@pytest.mark.parametrize("table", ["audit_log", "audit_block"])
+async def test_deleted_rows_break_the_chain(client: httpx.AsyncClient, db: asyncpg.Pool, table: str) -> None:
+    """A write's row, or a block of reads (each read here waits for its own commit: one block each); the last
+    of a chain too, which only its head still names."""
     pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
     for _ in range(3):
         await client.get(f"/fhir/Patient/{pid}")
-    victim = (await audit_rows(db, action="read"))[0]
-    async with db.acquire() as conn:
-        async with conn.transaction():
-            await conn.execute("SET LOCAL session_replication_role = replica")
-            await conn.execute("DELETE FROM audit_log WHERE chain = $1 AND seq = $2", victim["chain"], victim["seq"])
-        result = await verify(conn)
-    assert not result.ok
-    assert result.broken is not None
-    assert result.broken[0] == victim["chain"]
+    events = await audit_rows(db, action="create" if table == "audit_log" else "read")
+    for victim in (events[0], events[-1]):
+        async with db.acquire() as conn:
+            async with conn.transaction():
+                await conn.execute("SET LOCAL session_replication_role = replica")
+                await conn.execute(f"DELETE FROM {table} WHERE chain = $1 AND seq = $2", victim["chain"], victim["seq"])
+            result = await verify(conn)
+        assert not result.ok
+        assert result.broken is not None
+        assert result.broken[0] == victim["chain"]
 
 
 async def test_the_application_role_cannot_change_the_audit_log(client: httpx.AsyncClient, db: asyncpg.Pool) -> None:
@@ -153,6 +176,7 @@ async def test_the_application_role_cannot_change_the_audit_log(client: httpx.As
             await conn.execute("SET LOCAL ROLE benhan_app")
             await conn.execute("SELECT 1 FROM audit_log LIMIT 1")  # reading is allowed (reports)
         for sql in ("UPDATE audit_log SET outcome = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
+                    "UPDATE audit_block SET content = content", "DELETE FROM audit_block", "TRUNCATE audit_block",
                     "SET LOCAL session_replication_role = replica"):  # nor may it switch the triggers off
             async with conn.transaction():
                 await conn.execute("SAVEPOINT before")

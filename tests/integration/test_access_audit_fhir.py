@@ -88,6 +88,10 @@ async def test_auditor_searches_and_reads_the_audit(app: Any, db: asyncpg.Pool, 
         assert one.status_code == 200
         assert one.json() == event
         assert (await auditor.get("/fhir/AuditEvent/9-999999")).status_code == 404
+        chain, seq, part = event["id"].split("-")  # a read's event, in its block (migration 0018)
+        assert int(part) >= 1
+        for other in (f"{chain}-{seq}", f"{chain}-{seq}-0", f"{chain}-{seq}-{int(part) + 99}"):
+            assert (await auditor.get(f"/fhir/AuditEvent/{other}")).status_code == 404, other
         page = (await auditor.get("/fhir/AuditEvent", params={"_count": "1"})).json()
         assert len(page["entry"]) == 1
         assert any(link["relation"] == "next" for link in page["link"])

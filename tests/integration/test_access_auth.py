@@ -105,7 +105,7 @@ async def test_lockout_with_back_off(anon_client: httpx.AsyncClient, db: asyncpg
     async with db.acquire() as conn:
         await conn.execute("UPDATE app_user SET locked_until = now() - interval '1 second' WHERE username = 'bs.an'")
     assert (await login(anon_client, "bs.an")).status_code == 200  # after the wait, the right password works
-    failed = await db.fetch("SELECT * FROM audit_log WHERE action = 'login-failed'")
+    failed = await db.fetch("SELECT * FROM audit_event WHERE action = 'login-failed'")
     assert len(failed) >= 7
 
 

@@ -1,7 +1,8 @@
 """The read audit's group commit (issue 8): the flusher keeps one connection from batch to batch, takes a new
-one when that connection was closed, and gives it back at shutdown; it appends to a chain of its own (32-63,
-migration 0017) against the head it knows, and reads the head again when another process appended there;
-``benhan_audit_append`` (migration 0013) starts a missing chain head itself and chains its hashes as before."""
+one when that connection was closed, and gives it back at shutdown; it commits each batch as one block on a
+chain of its own (64-95, migration 0018) against the head it knows, and reads the head again when another
+process appended there; ``benhan_audit_append`` (migration 0013) starts a missing chain head itself and chains
+its hashes as before."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from benhan.access.audit import audit_record
 from benhan.fhir.storage.access_types import AuditInfo
-from benhan.fhir.storage.pg.audit import FLUSHER_CHAINS, AuditLog, append, verify
+from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, BLOCK_EVENTS, AuditLog, append, append_block, verify
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool
@@ -28,7 +29,7 @@ async def _appenders(db: asyncpg.Pool) -> list[int]:
     async with db.acquire() as conn:
         return [r["pid"] for r in await conn.fetch(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'benhan'"
-            " AND (query LIKE '%benhan_audit_append%' OR query LIKE '%INSERT INTO audit_log%') ORDER BY pid")]
+            " AND query LIKE '%INSERT INTO audit_block%' ORDER BY pid")]
 
 
 async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: asyncpg.Pool,
@@ -50,8 +51,13 @@ async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: as
     assert pool.get_idle_size() == pool.get_size()  # given back at shutdown
     await pool.close()
     async with db.acquire() as conn:
-        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'read'") == 3
+        assert await conn.fetchval("SELECT count(*) FROM audit_event WHERE action = 'read'") == 3
         assert (await verify(conn)).ok
+
+
+async def _blocks(conn: asyncpg.Connection, chain: int) -> list[tuple[int, list[str]]]:
+    return [(r["seq"], list(r["patient_id"])) for r in
+            await conn.fetch("SELECT seq, patient_id FROM audit_block WHERE chain = $1 ORDER BY seq", chain)]
 
 
 async def _heads(db: asyncpg.Pool) -> None:
@@ -65,12 +71,12 @@ async def test_the_flusher_appends_to_its_own_chain_and_follows_other_appends(db
     pool = await create_pool(database_url, 1, 2)
     log = AuditLog(pool)
     (chain,) = log.chains
-    assert FLUSHER_CHAINS.start <= chain < FLUSHER_CHAINS.stop
+    assert BLOCK_CHAINS.start <= chain < BLOCK_CHAINS.stop
     try:
         await log.record(_read("p1"))
-        await asyncio.gather(log.record(_read("p2")), log.record(_read("p3")))  # one batch of two
+        await asyncio.gather(log.record(_read("p2")), log.record(_read("p3")))  # one batch of two: one block
         async with db.acquire() as conn:  # another process appends to the same chain (a worker whose pid
-            await append(conn, _read("x1") + _read("x2"), chain=chain)  # falls on it, an old server)
+            await append_block(conn, chain, _read("x1") + _read("x2"), {})  # falls on it)
         await log.record(_read("p4"))  # its known head is stale: nothing inserted, head read again, appended
         other = AuditLog(pool, flushers=1)
         other.chains = [chain]  # two processes on one chain, at once
@@ -80,19 +86,18 @@ async def test_the_flusher_appends_to_its_own_chain_and_follows_other_appends(db
         await log.close()
     await pool.close()
     async with db.acquire() as conn:
-        rows = await conn.fetch("SELECT seq, patient_id FROM audit_log WHERE chain = $1 ORDER BY seq", chain)
-        assert [r["seq"] for r in rows] == list(range(1, 19))  # no gap, no duplicate
-        assert [r["patient_id"] for r in rows[:6]] == ["p1", "p2", "p3", "x1", "x2", "p4"]
-        assert sorted(r["patient_id"] for r in rows[6:]) == sorted(f"q{i}" for i in range(6) for _ in (1, 2))
-        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE chain <> $1", chain) == 0
-        assert await conn.fetchval("SELECT seq FROM audit_head WHERE chain = $1", chain) == 18
+        blocks = await _blocks(conn, chain)
+        assert [seq for seq, _p in blocks] == list(range(1, len(blocks) + 1))  # no gap, no duplicate
+        assert [p for _s, p in blocks[:4]] == [["p1"], ["p2", "p3"], ["x1", "x2"], ["p4"]]
+        assert sorted(x for _s, p in blocks[4:] for x in p) == sorted(f"q{i}" for i in range(6) for _ in (1, 2))
+        assert await conn.fetchval("SELECT count(*) FROM audit_event WHERE chain <> $1", chain) == 0
+        assert await conn.fetchval("SELECT seq FROM audit_head WHERE chain = $1", chain) == len(blocks)
         assert (await verify(conn)).ok
 
 
-async def test_the_flusher_without_its_head_row_appends_through_the_function(db: asyncpg.Pool,
-                                                                             database_url: str) -> None:
-    """A database whose heads 32-63 are missing (the fixture's truncation; a restore of 0-31 only): the locking
-    append starts the chain, and the next batch goes the short way."""
+async def test_the_flusher_without_its_head_row_starts_its_chain(db: asyncpg.Pool, database_url: str) -> None:
+    """A database whose heads 64-95 are missing (the fixture's truncation; a restore of 0-63 only): the first
+    block starts the chain at its genesis, the next goes the short way."""
     pool = await create_pool(database_url, 1, 2)
     log = AuditLog(pool)
     try:
@@ -102,9 +107,35 @@ async def test_the_flusher_without_its_head_row_appends_through_the_function(db:
         await log.close()
     await pool.close()
     async with db.acquire() as conn:
-        rows = await conn.fetch("SELECT chain, seq FROM audit_log ORDER BY seq")
-        assert [tuple(r) for r in rows] == [(log.chains[0], 1), (log.chains[0], 2)]
+        assert await _blocks(conn, log.chains[0]) == [(1, ["p1"]), (2, ["p2"])]
         assert (await verify(conn)).ok
+
+
+async def test_a_block_holds_its_events_columns_and_a_big_batch_is_cut(db: asyncpg.Pool) -> None:
+    ctx = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
+                         client_id=None, scopes=frozenset({"system/*.rs"}))
+    now = clock.now()
+    records = [audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
+               audit_record(ctx, AuditInfo("search", type="Encounter", query="patient=p1"), now),
+               *_read("p2")]
+    async with db.acquire() as conn:
+        await append_block(conn, BLOCK_CHAINS[0], records, {})
+        row = await conn.fetchrow("SELECT * FROM audit_block")
+        events = await conn.fetch("SELECT * FROM audit_event ORDER BY part")
+        assert (await verify(conn)).ok
+        assert (row["recorded_from"], row["recorded_to"], row["patients"], row["users"], row["any_glass"]) == (
+            now, records[2].recorded, ["p1", "p2"], ["bs. Nguyễn \"An\"", "c"], True)
+        for event, rec in zip(events, records, strict=True):
+            assert (event["recorded"], event["action"], event["outcome"], event["user_name"], event["user_id"],
+                    event["client_id"], event["facility_id"], event["department_id"], event["patient_id"],
+                    event["break_glass"], tuple(event["entity"])) == (
+                    rec.recorded, rec.action, rec.outcome, rec.user_name, rec.user_id, rec.client_id,
+                    rec.facility_id, rec.department_id, rec.patient_id, rec.break_glass, rec.entity)
+        assert [e["entity"] for e in events] == [["Patient/p1"], [], ["Patient/p2"]]
+        many = [r for i in range(BLOCK_EVENTS + 1) for r in _read(f"m{i}")]
+        await append_block(conn, BLOCK_CHAINS[1], many, {})  # one transaction, two blocks
+        assert [(s, len(p)) for s, p in await _blocks(conn, BLOCK_CHAINS[1])] == [(1, BLOCK_EVENTS), (2, 1)]
+        assert (await verify(conn)).checked == 3 + BLOCK_EVENTS + 1
 
 
 async def test_append_starts_a_missing_chain_head_and_chains_the_batches(db: asyncpg.Pool) -> None:

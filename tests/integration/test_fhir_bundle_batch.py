@@ -98,7 +98,7 @@ async def test_a_check_sees_the_care_link_of_an_earlier_entry_only(doctor: dict[
     assert await _count(db, "Observation") == before + 2
     async with db.acquire() as conn:
         audited = await conn.fetch(
-            "SELECT outcome, count(*) FROM audit_log WHERE action = 'create' AND patient_id = $1"
+            "SELECT outcome, count(*) FROM audit_event WHERE action = 'create' AND patient_id = $1"
             " AND user_name = 'bs.lan' GROUP BY outcome", pid)
     # every write audited in its transaction; the refused entry durably as a denial
     assert dict(audited) == {"success": 3, "denied": 1}

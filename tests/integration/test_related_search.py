@@ -9,9 +9,8 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from tests.integration.access_support import SYSTEM, build_province, encounter, observation, patient
+from tests.integration.access_support import SYSTEM, audit_rows, build_province, encounter, observation, patient
 
-from benhan.fhir.storage.content import unpack
 from benhan.fhir.storage.protocol import Related
 from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import BenhanError
@@ -73,10 +72,7 @@ async def test_each_type_is_audited_as_a_search(app: Any, db: asyncpg.Pool) -> N
     nurse = _nurse(p.fac_a, p.dep_a1)
     await repo.search_json_related(nurse, "Encounter", [("service-provider", f"Organization/{p.dep_a1}")], RELATED)
     await repo.audit.close()  # flush the batched read audit (later records are appended directly)
-    async with db.acquire() as conn:
-        rows = await conn.fetch("SELECT content FROM audit_log WHERE action = 'search' AND user_name = $1",
-                                "dd.related")
-    events = [orjson.loads(unpack(r["content"])) for r in rows]
+    events = [orjson.loads(r["content"]) for r in await audit_rows(db, action="search", user_name="dd.related")]
     described = {x["description"] for e in events for x in e["entity"] if "description" in x}
     assert f"Observation?encounter=[Encounter?service-provider=Organization/{p.dep_a1}]&category=vital-signs" \
         in described  # what the related arm searched, in the words of a search

@@ -253,6 +253,7 @@ async def test_auditor_search_detail_and_paging(app: Any, world: World, db: asyn
     assert r.status_code == 200
     assert r.text.count('href="/audit/') >= 1
     link = r.text.split('href="/audit/', 1)[1].split('"', 1)[0]
+    assert link.count("/") == 2  # chain/seq/n: a denial is recorded in a block of the read audit
     detail = await c.get(f"/audit/{link}")
     assert detail.status_code == 200
     assert "denied" in detail.text

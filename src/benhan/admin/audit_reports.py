@@ -20,7 +20,7 @@ from benhan.access.config import PolicyConfig
 from benhan.access.policy import can_review_break_glass, subject_level
 from benhan.admin.scope import AdminDeps, org_units, refuse
 from benhan.clinical.registration import PatientSummary
-from benhan.fhir.storage.access_types import LEVEL_PROVINCE, AuditInfo
+from benhan.fhir.storage.access_types import LEVEL_PROVINCE, AuditInfo, audit_event_id
 from benhan.fhir.storage.admin_types import AuditFilter, AuditReader, AuditRow
 from benhan.kernel.context import RequestContext
 from benhan.kernel.errors import ErrorCode
@@ -156,12 +156,12 @@ def _fields(where: AuditFilter) -> dict[str, Any]:
     return {k: getattr(where, k) for k in AuditFilter.__dataclass_fields__}
 
 
-async def event_detail(deps: AdminDeps, ctx: RequestContext, chain: int, seq: int) -> EventDetail:
+async def event_detail(deps: AdminDeps, ctx: RequestContext, chain: int, seq: int, part: int = 0) -> EventDetail:
     level = await authorise(deps, ctx, "audit event")
-    row = await deps.reports.event(chain, seq)
+    row = await deps.reports.event(chain, seq, part)
     if row is None or (level > LEVEL_PROVINCE and row.facility_id != ctx.facility_id):
-        await refuse(deps, ctx, f"no audit event {chain}-{seq}", ErrorCode.NOT_FOUND)
-    await deps.audit(ctx, AuditInfo("read", type="AuditEvent", id=f"{chain}-{seq}"))
+        await refuse(deps, ctx, f"no audit event {audit_event_id(chain, seq, part)}", ErrorCode.NOT_FOUND)
+    await deps.audit(ctx, AuditInfo("read", type="AuditEvent", id=row.event_id))
     event = _event(row)
     person: dict[str, Any] = next((a for a in event.get("agent") or [] if a.get("requestor")), {})
     purposes = event.get("purposeOfEvent") or [{}]

@@ -159,6 +159,12 @@ class AuditRecord(NamedTuple):
     entity: tuple[str, ...] = ()
 
 
+def audit_event_id(chain: int, seq: int, part: int = 0) -> str:
+    """An audit event's id (FHIR ``AuditEvent.id``, the auditor's screen): ``<chain>-<seq>`` for a row of the
+    audit log, ``<chain>-<seq>-<part>`` for the ``part``-th event of a block of the read audit (migration 0018)."""
+    return f"{chain}-{seq}-{part}" if part else f"{chain}-{seq}"
+
+
 class AuditInfo(NamedTuple):
     """What happened, besides who did it (which the request context says)."""
 

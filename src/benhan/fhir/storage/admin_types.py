@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from benhan.fhir.storage.access_types import audit_event_id
+
 
 @dataclass(frozen=True, slots=True)
 class UserRow:
@@ -71,6 +73,12 @@ class AuditRow:
     entity: tuple[str, ...]
     #: the stored AuditEvent JSON (IHE BALP), which the columns above summarise
     content: bytes = b""
+    #: 0 for a row of the audit log, else the event's place in its block of the read audit (migration 0018)
+    part: int = 0
+
+    @property
+    def event_id(self) -> str:
+        return audit_event_id(self.chain, self.seq, self.part)
 
 
 class UserDirectory(Protocol):
@@ -113,4 +121,4 @@ class UserDirectory(Protocol):
 class AuditReader(Protocol):
     async def search(self, where: AuditFilter, offset: int, limit: int) -> list[AuditRow]: ...
 
-    async def event(self, chain: int, seq: int) -> AuditRow | None: ...
+    async def event(self, chain: int, seq: int, part: int = 0) -> AuditRow | None: ...

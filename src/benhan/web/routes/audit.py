@@ -70,8 +70,9 @@ async def audit_page(request: Request) -> Response:
 
 
 async def audit_event(request: Request) -> Response:
-    chain, seq = request.path_params["chain"], request.path_params["seq"]
-    detail = await audit_reports.event_detail(admin_of(request), ctx_of(request), chain, seq)
+    where = request.path_params
+    detail = await audit_reports.event_detail(admin_of(request), ctx_of(request), where["chain"], where["seq"],
+                                              where.get("part", 0))
     return render(request, "pages/audit_event.html", {"d": detail, "a": detail.access})
 
 
@@ -93,6 +94,7 @@ def routes() -> list[BaseRoute]:
     return [
         route("/audit", audit_page),
         route("/break-glass/review", glass_review),
-        route("/audit/{chain:int}/{seq:int}", audit_event),
+        route("/audit/{chain:int}/{seq:int}", audit_event),  # a row of the audit log
+        route("/audit/{chain:int}/{seq:int}/{part:int}", audit_event),  # an event of a block (migration 0018)
         route("/patients/{pid}/accesses", who_viewed),
     ]

@@ -1,12 +1,14 @@
-"""The audit log: append-only, hash-chained storage of AuditEvents (layout: migrations 0003).
+"""The audit log: append-only, hash-chained storage of AuditEvents (layout: migrations 0003 and 0018).
 
-- Writes are audited in their own transaction (:func:`append` on the write's connection), so a write and
-  its audit record commit together or not at all.
+- Writes are audited in their own transaction (:func:`append` on the write's connection: rows of
+  ``audit_log``), so a write and its audit record commit together or not at all.
 - Reads, searches and denials are audited through :class:`AuditLog`: a group commit where each request
   waits until the batch holding its record is committed (``wait=True``, the default: nothing is lost even if
   the process dies, at a throughput cost: docs/security.md); or an in-process queue flushed every 100 ms
-  (and on shutdown) in one statement per batch, retried until stored (``wait=False``).
-- :func:`verify` recomputes every chain and names the first row whose hash does not match.
+  (and on shutdown), retried until stored (``wait=False``).  A batch is one block (:func:`append_block`: a
+  row of ``audit_block``).
+- ``audit_event`` (a view) shows rows and blocks' events alike; :func:`event_contents` gives their JSON.
+- :func:`verify` recomputes every chain and names the first row or block whose hash or columns do not match.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import hashlib
 import logging
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -29,8 +32,10 @@ from benhan.fhir.storage.content import pack, unpack
 from benhan.kernel.db import Conn
 
 AUDIT_CHAINS = 32  # heads: migrations 0003 (0-7) and 0015 (8-31); an append may take another free one
-#: the read audit's flushers' chains (:class:`AuditLog`; heads: migration 0017), apart from the writers'
+#: the chains 32-63 (heads: migration 0017) where the read audit's flushers appended rows until migration 0018
 FLUSHER_CHAINS = range(AUDIT_CHAINS, 2 * AUDIT_CHAINS)
+#: the read audit's blocks' chains (:class:`AuditLog`, :func:`append_block`; heads: migration 0018)
+BLOCK_CHAINS = range(2 * AUDIT_CHAINS, 3 * AUDIT_CHAINS)
 log = logging.getLogger(__name__)
 
 
@@ -62,38 +67,9 @@ def append_args(records: list[AuditRecord], chain: int | None = None) -> list[An
 
 def link(prev: bytes, seq: int, content: bytes) -> bytes:
     """Record ``seq``'s hash after its chain's previous one: ``sha256(hash_(n-1) || int8send(seq_n) ||
-    content_n)``, the rule of ``benhan_audit_append_rows`` (migrations 0003, 0015, 0017)."""
+    content_n)``, the rule of ``benhan_audit_append_rows`` (migrations 0003, 0015, 0017) and of the blocks
+    (:func:`append_block`, migration 0018)."""
     return hashlib.sha256(prev + seq.to_bytes(8, "big", signed=True) + content).digest()
-
-
-def chain_hashes(prev: bytes, seq: int, contents: list[bytes]) -> list[bytes]:
-    """The hashes of the records after record ``seq``, whose hash is ``prev`` (:func:`link`)."""
-    out = []
-    for i, content in enumerate(contents, 1):
-        prev = link(prev, seq + i, content)
-        out.append(prev)
-    return out
-
-
-#: A flusher's append to its own chain (:data:`FLUSHER_CHAINS`) whose head it knows: one statement, no
-#: PL/pgSQL.  The head moves only if it still is ``$2`` (else nothing is inserted: another process appended
-#: to the chain, and the flusher reads the head again); the UPDATE's row lock, held until the commit, keeps
-#: appends to one chain in commit order, as ``benhan_audit_append_rows``'s ``FOR UPDATE`` does.
-_APPEND_AT = """
-WITH head AS (
-    UPDATE audit_head SET seq = $2::bigint + cardinality($5::bytea[]), hash = $6::bytea
-    WHERE chain = $1::int4 AND seq = $2::bigint RETURNING chain)
-INSERT INTO audit_log (chain, seq, hash, recorded, action, outcome, user_name, user_id, client_id, facility_id,
-                       department_id, patient_id, break_glass, entity, content)
-SELECT head.chain, $2::bigint + t.i, ($4::bytea[])[t.i], t.recorded, t.action, t.outcome, t.user_name, t.user_id,
-       t.client_id, t.facility_id, t.department_id, t.patient_id, t.break_glass,
-       coalesce(string_to_array(t.entity, ' '), '{}'::text[]), ($5::bytea[])[t.i]
-FROM head, ROWS FROM (json_to_recordset($3::json) AS (
-        recorded timestamptz, action text, outcome text, user_name text, user_id text, client_id text,
-        facility_id text, department_id text, patient_id text, break_glass boolean, entity text))
-     WITH ORDINALITY AS t(recorded, action, outcome, user_name, user_id, client_id, facility_id,
-                          department_id, patient_id, break_glass, entity, i)
-"""
 
 
 _APPEND_ROWS = "SELECT benhan_audit_append_rows($1, $2::json, $3)"
@@ -107,38 +83,95 @@ async def append(conn: Conn, records: list[AuditRecord], chain: int | None = Non
     await conn.execute(_APPEND_ROWS, *append_args(records, chain))
 
 
-async def append_known(conn: Conn, chain: int, records: list[AuditRecord], heads: dict[int, tuple[int, bytes]]) -> None:
-    """Append ``records`` to ``chain`` in one statement of its own (:data:`_APPEND_AT`), hashed here against
-    the chain's head as ``heads`` knows it (read if not), and note the new head there.  PostgreSQL then runs no
-    PL/pgSQL, no hashing and no head lookup per batch: its CPU per append of 10 read records 226.7 -> 200.0 us
-    (``python -m bench.sql_costs``, lowest of three rounds).  If another process appended to the chain
-    meanwhile (two workers whose process ids fall on one chain, or an append whose answer was lost), nothing
-    is inserted and the head is read again; after three such misses, or without a head row, the locking
-    append does it."""
+#: A flusher's block (migration 0018) on its own chain, whose head it knows: one statement, no PL/pgSQL.  The
+#: head moves only if it still is ``$2`` (else nothing is inserted: another process appended to the chain, and
+#: the flusher reads the head again); the UPDATE's row lock, held until the commit, keeps the blocks of one
+#: chain in commit order.
+_APPEND_BLOCK = """
+WITH head AS (
+    UPDATE audit_head SET seq = $2::bigint + 1, hash = $3::bytea WHERE chain = $1::int4 AND seq = $2::bigint
+    RETURNING chain)
+INSERT INTO audit_block (chain, seq, hash, recorded_from, recorded_to, patients, users, any_glass, recorded, action,
+                         outcome, user_name, user_id, client_id, facility_id, department_id, patient_id,
+                         break_glass, entity, content)
+SELECT head.chain, $2::bigint + 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20
+FROM head
+"""
+#: the most events in one block: a batch of the ``batch`` mode (100 ms of reads) is cut into blocks of this size
+BLOCK_EVENTS = 1000
+
+
+def block_content(records: list[AuditRecord]) -> bytes:
+    """A block's stored content: the events' canonical JSON, one per line, compressed once (storage/content.py;
+    a compact JSON text holds no raw newline: RFC 8259 §7 escapes control characters in strings)."""
+    return pack(b"\n".join(r.content for r in records), "AuditEvent")
+
+
+def block_events(content: bytes | memoryview) -> list[bytes]:
+    """The events' JSON of a block's stored content, in their order (``part`` 1, 2 …)."""
+    return unpack(content).split(b"\n")
+
+
+def _block_args(records: list[AuditRecord], content: bytes) -> list[Any]:
+    """``$4``-``$20`` of :data:`_APPEND_BLOCK`: the time span, the block-level columns the indexes hold, one
+    array per column with an element per event, and the content."""
+    (_c, recorded, action, outcome, user_name, user_id, client_id, facility_id, department_id, patient_id,
+     break_glass, entity) = zip(*records, strict=True)
+    return [min(recorded), max(recorded), sorted({p for p in patient_id if p}), sorted({u for u in user_name if u}),
+            any(break_glass), recorded, action, outcome, user_name, user_id, client_id, facility_id, department_id,
+            patient_id, break_glass, [" ".join(e) for e in entity], content]
+
+
+async def append_block(conn: Conn, chain: int, records: list[AuditRecord],
+                       heads: dict[int, tuple[int, bytes]]) -> None:
+    """Append ``records`` to ``chain`` as blocks of :data:`BLOCK_EVENTS` at most (migration 0018), each in a
+    statement of its own (:data:`_APPEND_BLOCK`; several go in one transaction), hashed here against the
+    chain's head as ``heads`` knows it (read if not), and note the new head there.  If another process
+    appended to the chain meanwhile (two workers whose process ids fall on one chain, or a block whose answer
+    was lost), nothing is inserted and the head is read again; the third try holds the head's row lock."""
+    if len(records) > BLOCK_EVENTS:
+        async with conn.transaction():
+            for i in range(0, len(records), BLOCK_EVENTS):
+                await append_block(conn, chain, records[i:i + BLOCK_EVENTS], heads)
+        return
     if not records:
         return
-    rows, contents = _rows(records), _contents(records)
-    for _attempt in range(3):
-        head = heads.get(chain)
-        if head is None:
-            found = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE chain = $1", chain)
-            if found is None:
-                break  # a database without migration 0017's heads: the locking append makes one
-            head = heads[chain] = (found["seq"], bytes(found["hash"]))
-        seq, prev = head
-        hashes = chain_hashes(prev, seq, contents)
-        status = await conn.execute(_APPEND_AT, chain, seq, rows, hashes, contents, hashes[-1])
-        if status != "INSERT 0 0":
-            heads[chain] = (seq + len(records), hashes[-1])
+    content = block_content(records)
+    args = _block_args(records, content)
+    for _attempt in range(2):
+        if await _try_block(conn, chain, content, args, heads):
             return
-        del heads[chain]
-    await conn.execute(_APPEND_ROWS, chain, rows, contents)
+    async with conn.transaction():
+        if not await _try_block(conn, chain, content, args, heads, lock=True):
+            raise RuntimeError(f"audit chain {chain}: the head moved under its lock")
+
+
+async def _try_block(conn: Conn, chain: int, content: bytes, args: list[Any], heads: dict[int, tuple[int, bytes]],
+                     lock: bool = False) -> bool:
+    head = heads.get(chain)
+    if head is None:
+        read = "SELECT seq, hash FROM audit_head WHERE chain = $1" + (" FOR UPDATE" if lock else "")
+        found = await conn.fetchrow(read, chain)
+        if found is None:  # a chain no migration made a head for starts at its genesis
+            await conn.execute("INSERT INTO audit_head VALUES ($1, 0, benhan_audit_genesis($1)) ON CONFLICT DO NOTHING",
+                               chain)
+            found = await conn.fetchrow(read, chain)
+            assert found is not None
+        head = heads[chain] = (found["seq"], bytes(found["hash"]))
+    seq, prev = head
+    digest = link(prev, seq + 1, content)
+    if await conn.execute(_APPEND_BLOCK, chain, seq, digest, *args) != "INSERT 0 0":
+        heads[chain] = (seq + 1, digest)
+        return True
+    del heads[chain]
+    return False
 
 
 class AuditLog:
     """Durable, batched audit of reads: a group commit.  ``flushers`` tasks each hold one connection of a
     dedicated pool (so a saturated request pool can never starve the audit) and append to a chain of their
-    own, 32-63 (:data:`FLUSHER_CHAINS`, by process id), whose head they keep (:func:`append_known`).
+    own, 64-95 (:data:`BLOCK_CHAINS`, by process id), whose head they keep, and commit each batch as one block
+    (:func:`append_block`).
     A flusher keeps its connection from one batch to the next (until :meth:`close`, or an error: then it
     takes a fresh one): at 8 clients a batch holds ~2.5 records, so a pool acquire and release per batch
     (a task for the release, a timer, the proxy) was paid by every other record.
@@ -156,9 +189,9 @@ class AuditLog:
         #: the process can lose the last ``interval`` of reads; much cheaper under load).
         self.wait = wait
         self.interval = interval
-        base = os.getpid() % len(FLUSHER_CHAINS)
-        self.chains = [FLUSHER_CHAINS[(base + i) % len(FLUSHER_CHAINS)] for i in range(flushers)]
-        #: each chain's head (seq, hash) as this process last wrote or read it (:func:`append_known`)
+        base = os.getpid() % len(BLOCK_CHAINS)
+        self.chains = [BLOCK_CHAINS[(base + i) % len(BLOCK_CHAINS)] for i in range(flushers)]
+        #: each chain's head (seq, hash) as this process last wrote or read it (:func:`append_block`)
         self._heads: dict[int, tuple[int, bytes]] = {}
         #: records waiting for the next batch, each with the future its request waits on (None: nobody waits);
         #: a list and one future per idle flusher: less bookkeeping per record than an ``asyncio.Queue``
@@ -222,7 +255,7 @@ class AuditLog:
                 conn = self._held[chain] = await self.pool.acquire()
             try:
                 # One statement = one transaction: a single round trip, committed (fsync) before we answer.
-                await append_known(conn, chain, [r for recs, _f in batch for r in recs], self._heads)
+                await append_block(conn, chain, [r for recs, _f in batch for r in recs], self._heads)
             except BaseException:
                 del self._held[chain]  # broken or cancelled: give it back, the next batch takes another
                 self._heads.pop(chain, None)  # committed or not: unknown, read the head again
@@ -283,40 +316,87 @@ def genesis(chain: int) -> bytes:
     return hashlib.sha256(f"benhan-audit-genesis-{chain}".encode()).digest()
 
 
-def _columns_match(row: asyncpg.Record) -> bool:
-    """The query columns must say what the hashed content says (so a report cannot be misled)."""
-    event = orjson.loads(unpack(row["content"]))
+def _columns_match(content: bytes, patient_id: str | None, break_glass: bool, recorded: datetime) -> bool:
+    """The query columns must say what the hashed content (one event's JSON) says, so a report cannot be
+    misled."""
+    event = orjson.loads(content)
     patients = [e["what"]["reference"][8:] for e in event.get("entity", [])
                 if e.get("role", {}).get("code") == "1" and "what" in e]
     glass = any(c.get("code") == "BTG" for p in event.get("purposeOfEvent", []) for c in p.get("coding", []))
-    recorded = str(event.get("recorded", ""))[:19]
-    return bool(row["patient_id"] == (patients[0] if patients else None) and row["break_glass"] == glass
-                and recorded == row["recorded"].astimezone(UTC).isoformat()[:19])
+    return bool(patient_id == (patients[0] if patients else None) and break_glass == glass
+                and str(event.get("recorded", ""))[:19] == recorded.astimezone(UTC).isoformat()[:19])
+
+
+#: a block's columns with one element per event (migration 0018)
+_BLOCK_ARRAYS = ("recorded", "action", "outcome", "user_name", "user_id", "client_id", "facility_id",
+                 "department_id", "patient_id", "break_glass", "entity")
+
+
+def _block_fault(row: asyncpg.Record) -> str:
+    """Why a block's columns do not say what its content says ("" when they do): an array of another length
+    than the events, an event whose columns differ from its JSON, or block-level columns (the indexed
+    patients and users, the time span, the break-the-glass flag) that are not those of its events."""
+    events = block_events(row["content"])
+    if any(len(row[c]) != len(events) for c in _BLOCK_ARRAYS):
+        return "columns do not match the content"
+    for i, event in enumerate(events):
+        if not _columns_match(event, row["patient_id"][i], row["break_glass"][i], row["recorded"][i]):
+            return f"columns do not match the content (event {i + 1})"
+    derived = (min(row["recorded"]), max(row["recorded"]), sorted({p for p in row["patient_id"] if p}),
+               sorted({u for u in row["user_name"] if u}), any(row["break_glass"]))
+    if derived != (row["recorded_from"], row["recorded_to"], list(row["patients"]), list(row["users"]),
+                   row["any_glass"]):
+        return "block columns do not match its events"
+    return ""
 
 
 async def verify(conn: Conn) -> VerifyResult:
-    """Recompute each chain from its genesis; the first mismatch (hash, sequence gap or columns) is named."""
+    """Recompute each chain from its genesis, the rows' (``audit_log``) and the blocks' (``audit_block``); the
+    first mismatch (hash, sequence gap, columns, or a head past the chain's end) is named."""
     checked = 0
-    chains = [r["chain"] for r in await conn.fetch("SELECT DISTINCT chain FROM audit_log ORDER BY chain")]
-    for chain in chains:
+    chains = [(r["chain"], r["blocks"]) for r in await conn.fetch(
+        "SELECT DISTINCT chain, false AS blocks FROM audit_log UNION SELECT DISTINCT chain, true FROM audit_block"
+        " UNION SELECT chain, chain >= $1 FROM audit_head WHERE seq > 0 ORDER BY chain", BLOCK_CHAINS.start)]
+    for chain, blocks in chains:
         prev, expected_seq = genesis(chain), 1
+        what = "block" if blocks else "row"
+        sql = ("SELECT * FROM audit_block WHERE chain = $1 ORDER BY seq" if blocks else
+               "SELECT seq, hash, recorded, patient_id, break_glass, content FROM audit_log WHERE chain = $1"
+               " ORDER BY seq")
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
-            cursor = conn.cursor(
-                "SELECT chain, seq, hash, recorded, patient_id, break_glass, content FROM audit_log"
-                " WHERE chain = $1 ORDER BY seq", chain, prefetch=2000,
-            )
-            async for row in cursor:
-                checked += 1
+            async for row in conn.cursor(sql, chain, prefetch=200 if blocks else 2000):
                 where = (chain, row["seq"])
+                checked += len(row["action"]) if blocks else 1
                 if row["seq"] != expected_seq:
-                    return VerifyResult(False, checked, where, f"row missing before seq {row['seq']}")
+                    return VerifyResult(False, checked, where, f"{what} missing before seq {row['seq']}")
                 digest = link(prev, row["seq"], row["content"])
                 if digest != bytes(row["hash"]):
                     return VerifyResult(False, checked, where, "hash does not match the content")
-                if not _columns_match(row):
-                    return VerifyResult(False, checked, where, "columns do not match the content")
+                fault = _block_fault(row) if blocks else (
+                    "" if _columns_match(unpack(row["content"]), row["patient_id"], row["break_glass"],
+                                         row["recorded"]) else "columns do not match the content")
+                if fault:
+                    return VerifyResult(False, checked, where, fault)
                 prev, expected_seq = digest, expected_seq + 1
-        head = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE chain = $1", chain)
+            head = await conn.fetchrow("SELECT seq, hash FROM audit_head WHERE chain = $1", chain)
         if head is not None and (head["seq"] != expected_seq - 1 or bytes(head["hash"]) != prev):
-            return VerifyResult(False, checked, (chain, expected_seq), "rows missing at the end of the chain")
+            return VerifyResult(False, checked, (chain, expected_seq), f"{what}s missing at the end of the chain")
     return VerifyResult(True, checked)
+
+
+#: the columns of ``audit_event`` (migration 0018) a report reads, the stored content last (rows only)
+EVENT_COLUMNS = ("chain, seq, part, recorded, action, outcome, user_name, user_id, client_id, facility_id,"
+                 " department_id, patient_id, break_glass, entity, content")
+
+
+async def event_contents(conn: Conn, events: Sequence[asyncpg.Record]) -> list[bytes]:
+    """The AuditEvent JSON of each of ``events`` (rows of ``audit_event`` with chain, seq, part, content): a
+    row's own content, or its event of its block (each block read once)."""
+    wanted = sorted({(e["chain"], e["seq"]) for e in events if e["part"]})
+    blocks: dict[tuple[int, int], list[bytes]] = {}
+    if wanted:  # (their keys as JSON: arrays would cost a fresh connection asyncpg's type introspection)
+        for b in await conn.fetch("SELECT b.chain, b.seq, b.content FROM audit_block b JOIN json_to_recordset($1::json)"
+                                  " AS w(chain int4, seq int8) USING (chain, seq)",
+                                  orjson.dumps([{"chain": c, "seq": q} for c, q in wanted]).decode()):
+            blocks[(b["chain"], b["seq"])] = block_events(b["content"])
+    return [blocks[(e["chain"], e["seq"])][e["part"] - 1] if e["part"] else unpack(e["content"]) for e in events]

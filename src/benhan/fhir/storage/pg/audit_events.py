@@ -1,7 +1,9 @@
 """The audit log read as FHIR AuditEvent resources (issue 4): ``GET /fhir/AuditEvent`` and ``/AuditEvent/[id]``.
 
-The rows of ``audit_log`` already hold the BALP-shaped AuditEvent (``benhan.access.audit``) as canonical JSON;
-a resource is that content with ``id`` (``<chain>-<seq>``, stable: the log is append-only) and ``meta``.
+The events of ``audit_event`` (the rows of ``audit_log`` and the events of the read audit's blocks, migration
+0018) already hold the BALP-shaped AuditEvent (``benhan.access.audit``) as canonical JSON; a resource is that
+content with ``id`` (``<chain>-<seq>`` for a row, ``<chain>-<seq>-<part>`` for a block's event: stable, the
+log is append-only) and ``meta``.
 The search uses the log's own columns, so only the parameters with a column are supported (the router
 lists them).  Who may read is the access policy's decision (the ``audit`` category; by default the auditor
 role and clients holding ``system/AuditEvent.rs``), and reading the audit is itself audited.
@@ -15,8 +17,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benhan.fhir.storage.access_types import LEVEL_DEPARTMENT, LEVEL_PROVINCE, AuditInfo
-from benhan.fhir.storage.content import unpack
+from benhan.fhir.storage.access_types import LEVEL_DEPARTMENT, LEVEL_PROVINCE, AuditInfo, audit_event_id
+from benhan.fhir.storage.pg.audit import event_contents
 from benhan.fhir.storage.pg.guard import Guard
 from benhan.fhir.storage.protocol import AuditQuery, JsonObj
 from benhan.kernel.clock import fhir_instant
@@ -25,17 +27,13 @@ from benhan.kernel.db import Conn
 from benhan.kernel.errors import BenhanError, ErrorCode
 
 TYPE = "AuditEvent"
-_ID = re.compile(r"^([0-9]{1,4})-([0-9]{1,18})$")
+_ID = re.compile(r"^([0-9]{1,4})-([0-9]{1,18})(?:-([0-9]{1,6}))?$")
 _OPS = frozenset({">=", ">", "<", "<="})
 
 
-def event_id(chain: int, seq: int) -> str:
-    return f"{chain}-{seq}"
-
-
-def to_resource(row: asyncpg.Record) -> JsonObj:
-    event: JsonObj = orjson.loads(unpack(row["content"]))
-    event["id"] = event_id(row["chain"], row["seq"])
+def to_resource(row: asyncpg.Record, content: bytes) -> JsonObj:
+    event: JsonObj = orjson.loads(content)
+    event["id"] = audit_event_id(row["chain"], row["seq"], row["part"])
     event["meta"] = {"versionId": "1", "lastUpdated": fhir_instant(row["recorded"])}
     return event
 
@@ -67,6 +65,12 @@ def _where(query: AuditQuery, limits: dict[str, str | None]) -> tuple[str, list[
         return f"${len(args)}"
 
     clauses = [f"{col} IS NOT DISTINCT FROM {arg(value)}" for col, value in limits.items()]
+    # A block's patients and users (GIN) and time span (BRIN) stand for its events' (migration 0018): named
+    # too, so PostgreSQL reads only the blocks that can hold a match before it unnests their events.
+    for col, value in (("patient_id", limits.get("patient_id") or query.patient_id),
+                       ("user_name", query.user_name)):
+        if value:
+            clauses.append(f"{'patients' if col == 'patient_id' else 'users'} @> ARRAY[{arg(value)}]::text[]")
     if query.patient_id:
         clauses.append(f"patient_id = {arg(query.patient_id)}")
     if query.entity:
@@ -86,7 +90,8 @@ def _where(query: AuditQuery, limits: dict[str, str | None]) -> tuple[str, list[
     for op, when in query.recorded:
         if op not in _OPS:
             raise ValueError(op)
-        clauses.append(f"recorded {op} {arg(when)}")
+        ref = arg(when)
+        clauses.append(f"recorded {op} {ref} AND {'recorded_to' if op[0] == '>' else 'recorded_from'} {op} {ref}")
     return " AND ".join(clauses) or "true", args
 
 
@@ -94,11 +99,12 @@ async def search(conn: Conn, guard: Guard, ctx: RequestContext, query: AuditQuer
     await guard.check_type(ctx, "search", TYPE)
     where, args = _where(query, _scope(guard, ctx))
     rows = await conn.fetch(
-        f"SELECT chain, seq, recorded, content FROM audit_log WHERE {where}"
-        f" ORDER BY recorded DESC, chain, seq DESC LIMIT {int(query.count) + 1} OFFSET {int(query.offset)}",
+        f"SELECT chain, seq, part, recorded, content FROM audit_event WHERE {where}"
+        f" ORDER BY recorded DESC, chain, seq DESC, part DESC LIMIT {int(query.count) + 1} OFFSET {int(query.offset)}",
         *args,
     )
-    found = [to_resource(r) for r in rows[: query.count]]
+    page = rows[: query.count]
+    found = [to_resource(r, c) for r, c in zip(page, await event_contents(conn, page), strict=True)]
     await guard.record(ctx, AuditInfo("search", type=TYPE, query=query.text,
                                       returned=tuple(f"{TYPE}/{e['id']}" for e in found)))
     return found, len(rows) > query.count
@@ -110,13 +116,13 @@ async def read(conn: Conn, guard: Guard, ctx: RequestContext, id_: str) -> JsonO
     row = None
     if m is not None:
         where, args = _where(AuditQuery(), _scope(guard, ctx))
-        args += [int(m.group(1)), int(m.group(2))]
+        args += [int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)]
         row = await conn.fetchrow(
-            f"SELECT chain, seq, recorded, content FROM audit_log WHERE {where}"
-            f" AND chain = ${len(args) - 1} AND seq = ${len(args)}", *args,
+            f"SELECT chain, seq, part, recorded, content FROM audit_event WHERE {where}"
+            f" AND chain = ${len(args) - 2} AND seq = ${len(args) - 1} AND part = ${len(args)}", *args,
         )
-    if row is None:
+    if row is None or (m is not None and m.group(3) is not None and row["part"] == 0):
         await guard.record(ctx, AuditInfo("read", "failed", TYPE, id_, detail="not found"))
         raise BenhanError(ErrorCode.NOT_FOUND, f"{TYPE}/{id_} is not known")
     await guard.record(ctx, AuditInfo("read", type=TYPE, id=id_))
-    return to_resource(row)
+    return to_resource(row, (await event_contents(conn, [row]))[0])
