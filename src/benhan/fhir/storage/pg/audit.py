@@ -103,8 +103,12 @@ BLOCK_EVENTS = 1000
 
 def block_content(records: list[AuditRecord]) -> bytes:
     """A block's stored content: the events' canonical JSON, one per line, compressed once (storage/content.py;
-    a compact JSON text holds no raw newline: RFC 8259 §7 escapes control characters in strings)."""
-    return pack(b"\n".join(r.content for r in records), "AuditEvent")
+    a compact JSON text holds no raw newline: RFC 8259 §7 escapes control characters in strings).  An event
+    with one (never made by ``access/audit.py``) is refused: it would shift every later event of its block."""
+    joined = b"\n".join(r.content for r in records)
+    if joined.count(b"\n") != len(records) - 1:
+        raise ValueError("an audit event's JSON holds a raw newline")
+    return pack(joined, "AuditEvent")
 
 
 def block_events(content: bytes | memoryview) -> list[bytes]:

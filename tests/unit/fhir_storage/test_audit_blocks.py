@@ -1,0 +1,42 @@
+"""A block of the read audit (migration 0018) stores its events' JSON one per line, compressed once, and gives
+each back exactly, in order; an event id names a row (``chain-seq``) or a block's event (``chain-seq-n``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from benhan.access.audit import audit_record
+from benhan.fhir.storage.access_types import AuditInfo, AuditRecord, audit_event_id
+from benhan.fhir.storage.content import unpack
+from benhan.fhir.storage.pg.audit import block_content, block_events
+from benhan.kernel.context import RequestContext
+
+NOW = datetime(2026, 11, 27, 8, 0, 0, 123000, tzinfo=UTC)
+CTX = RequestContext(user_id="u", username="bs.an\nx", practitioner_id="pr", roles=frozenset({"doctor"}),
+                     facility_id="A", remote_addr="10.0.0.5", user_agent="Mozilla\r\n(evil)", request_id="r1")
+
+
+def test_a_block_gives_back_each_event_exactly() -> None:
+    records = [audit_record(CTX, AuditInfo("read", type="Observation", id=f"o{i}", patient_id=f"p{i}"), NOW)
+               for i in range(12)]
+    records.append(audit_record(CTX, AuditInfo("search", type="Encounter", query="name=a\nb"), NOW))
+    stored = block_content(records)
+    assert stored[:4] == b"\x28\xb5\x2f\xfd"  # one zstd frame for the block
+    assert len(stored) < sum(len(r.content) for r in records) // 10
+    assert block_events(stored) == [r.content for r in records]  # newlines in what users send are escaped
+    assert block_events(memoryview(stored)) == [r.content for r in records]
+
+
+def test_an_event_with_a_raw_newline_is_refused() -> None:
+    good = audit_record(CTX, AuditInfo("read", type="Patient", id="p1", patient_id="p1"), NOW)
+    bad = AuditRecord(b'{"a":1}\n{"b":2}', NOW, "read", "success")
+    with pytest.raises(ValueError, match="raw newline"):
+        block_content([good, bad])
+    assert unpack(block_content([good])) == good.content
+
+
+def test_event_ids() -> None:
+    assert audit_event_id(3, 17) == "3-17"
+    assert audit_event_id(64, 5, 2) == "64-5-2"
