@@ -304,7 +304,7 @@ def department_add(name: str, facility: Annotated[str, typer.Option(help="Facili
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Check the hash chains of the audit log; exit 1 naming the first broken row."""
-    from benhan.fhir.storage.pg.audit import verify
+    from benhan.fhir.storage.pg.audit_trail import verify
 
     async def work(s: Services) -> Any:
         async with s.pool.acquire() as conn:

@@ -14,7 +14,7 @@ import pyotp
 from benhan.access import identity as ident
 from benhan.access import org
 from benhan.access.roles import Grant, practitioner_role
-from benhan.fhir.storage.pg.audit import event_contents
+from benhan.fhir.storage.pg.audit_trail import event_contents
 from benhan.fhir.storage.pg.identity import IdentityStore
 from benhan.fhir.storage.pg.repository import PgRepository
 from benhan.kernel import clock

@@ -14,7 +14,8 @@ from tests.integration.access_support import FJ, audit_rows, observation, patien
 from typer.testing import CliRunner
 
 from benhan.fhir.storage.content import pack
-from benhan.fhir.storage.pg.audit import block_events, verify
+from benhan.fhir.storage.pg.audit import block_events
+from benhan.fhir.storage.pg.audit_trail import verify
 
 
 def _cli(database_url: str, *args: str) -> Any:

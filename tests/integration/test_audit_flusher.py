@@ -7,18 +7,39 @@ its hashes as before."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import asyncpg
 import pytest
 
 from benhan.access.audit import audit_record
-from benhan.fhir.storage.access_types import AuditInfo
-from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, BLOCK_EVENTS, AuditLog, append, append_block, verify
+from benhan.fhir.storage.access_types import AuditInfo, AuditRecord
+from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, BLOCK_EVENTS, AuditLog, append, append_block
+from benhan.fhir.storage.pg.audit_trail import verify
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
 from benhan.kernel.db import create_pool
 
 CTX = RequestContext(client_id="c", username="c", scopes=frozenset({"system/*.rs"}))
+
+
+#: a caller whose names need quoting and escaping in JSON and SQL
+QUOTED = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
+                        client_id=None, scopes=frozenset({"system/*.rs"}))
+#: the columns of ``audit_log`` and ``audit_event`` an ``AuditRecord`` holds besides its content, in its order
+_COLUMNS = ("recorded", "action", "outcome", "user_name", "user_id", "client_id", "facility_id", "department_id",
+            "patient_id", "break_glass")
+
+
+def _quoted(now: datetime) -> list[AuditRecord]:
+    """A break-the-glass read and a search, by :data:`QUOTED`."""
+    return [audit_record(QUOTED, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
+            audit_record(QUOTED, AuditInfo("search", type="Encounter", query="patient=p1"), now)]
+
+
+def _columns(row: asyncpg.Record) -> tuple[object, ...]:
+    """A stored row's or event's columns, comparable with ``tuple(record[1:])``."""
+    return (*(row[c] for c in _COLUMNS), tuple(row["entity"]))
 
 
 def _read(id_: str) -> list:
@@ -112,12 +133,8 @@ async def test_the_flusher_without_its_head_row_starts_its_chain(db: asyncpg.Poo
 
 
 async def test_a_block_holds_its_events_columns_and_a_big_batch_is_cut(db: asyncpg.Pool) -> None:
-    ctx = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
-                         client_id=None, scopes=frozenset({"system/*.rs"}))
     now = clock.now()
-    records = [audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
-               audit_record(ctx, AuditInfo("search", type="Encounter", query="patient=p1"), now),
-               *_read("p2")]
+    records = [*_quoted(now), *_read("p2")]
     async with db.acquire() as conn:
         await append_block(conn, BLOCK_CHAINS[0], records, {})
         row = await conn.fetchrow("SELECT * FROM audit_block")
@@ -126,11 +143,7 @@ async def test_a_block_holds_its_events_columns_and_a_big_batch_is_cut(db: async
         assert (row["recorded_from"], row["recorded_to"], row["patients"], row["users"], row["any_glass"]) == (
             now, records[2].recorded, ["p1", "p2"], ["bs. Nguyễn \"An\"", "c"], True)
         for event, rec in zip(events, records, strict=True):
-            assert (event["recorded"], event["action"], event["outcome"], event["user_name"], event["user_id"],
-                    event["client_id"], event["facility_id"], event["department_id"], event["patient_id"],
-                    event["break_glass"], tuple(event["entity"])) == (
-                    rec.recorded, rec.action, rec.outcome, rec.user_name, rec.user_id, rec.client_id,
-                    rec.facility_id, rec.department_id, rec.patient_id, rec.break_glass, rec.entity)
+            assert _columns(event) == tuple(rec[1:])
         assert [e["entity"] for e in events] == [["Patient/p1"], [], ["Patient/p2"]]
         many = [r for i in range(BLOCK_EVENTS + 1) for r in _read(f"m{i}")]
         await append_block(conn, BLOCK_CHAINS[1], many, {})  # one transaction, two blocks
@@ -151,21 +164,13 @@ async def test_append_starts_a_missing_chain_head_and_chains_the_batches(db: asy
 
 
 async def test_the_columns_arrive_as_recorded(db: asyncpg.Pool) -> None:
-    ctx = RequestContext(user_id="u'1", username="bs. Nguyễn \"An\"", facility_id="f\\1", department_id=None,
-                         client_id=None, scopes=frozenset({"system/*.rs"}))
-    now = clock.now()
-    records = [audit_record(ctx, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), now),
-               audit_record(ctx, AuditInfo("search", type="Encounter", query="patient=p1"), now)]
+    records = _quoted(clock.now())
     async with db.acquire() as conn:
         await append(conn, records, chain=2)
         rows = await conn.fetch("SELECT * FROM audit_log WHERE chain = 2 ORDER BY seq")
         assert (await verify(conn)).ok
     for row, rec in zip(rows, records, strict=True):
-        assert (row["recorded"], row["action"], row["outcome"], row["user_name"], row["user_id"], row["client_id"],
-                row["facility_id"], row["department_id"], row["patient_id"], row["break_glass"],
-                tuple(row["entity"])) == (
-                rec.recorded, rec.action, rec.outcome, rec.user_name, rec.user_id, rec.client_id, rec.facility_id,
-                rec.department_id, rec.patient_id, rec.break_glass, rec.entity)
+        assert _columns(row) == tuple(rec[1:])
     assert [r["entity"] for r in rows] == [["Patient/p1"], []]
 
 

@@ -13,7 +13,8 @@ from tests.integration.migration_support import database_at
 
 from benhan import migrate
 from benhan.fhir.storage.access_types import AuditRecord
-from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, append, append_block, event_contents, verify
+from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, append, append_block
+from benhan.fhir.storage.pg.audit_trail import event_contents, verify
 from benhan.kernel import clock
 
 pytestmark = pytest.mark.db

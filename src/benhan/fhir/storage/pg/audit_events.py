@@ -18,7 +18,7 @@ import asyncpg
 import orjson
 
 from benhan.fhir.storage.access_types import LEVEL_DEPARTMENT, LEVEL_PROVINCE, AuditInfo, audit_event_id
-from benhan.fhir.storage.pg.audit import event_contents
+from benhan.fhir.storage.pg.audit_trail import event_contents
 from benhan.fhir.storage.pg.guard import Guard
 from benhan.fhir.storage.protocol import AuditQuery, JsonObj
 from benhan.kernel.clock import fhir_instant
@@ -67,10 +67,9 @@ def _where(query: AuditQuery, limits: dict[str, str | None]) -> tuple[str, list[
     clauses = [f"{col} IS NOT DISTINCT FROM {arg(value)}" for col, value in limits.items()]
     # A block's patients and users (GIN) and time span (BRIN) stand for its events' (migration 0018): named
     # too, so PostgreSQL reads only the blocks that can hold a match before it unnests their events.
-    for col, value in (("patient_id", limits.get("patient_id") or query.patient_id),
-                       ("user_name", query.user_name)):
+    for array, value in (("patients", limits.get("patient_id") or query.patient_id), ("users", query.user_name)):
         if value:
-            clauses.append(f"{'patients' if col == 'patient_id' else 'users'} @> ARRAY[{arg(value)}]::text[]")
+            clauses.append(f"{array} @> ARRAY[{arg(value)}]::text[]")
     if query.patient_id:
         clauses.append(f"patient_id = {arg(query.patient_id)}")
     if query.entity:

@@ -9,7 +9,7 @@ from datetime import datetime
 import asyncpg
 
 from benhan.fhir.storage.admin_types import AuditFilter, AuditRow
-from benhan.fhir.storage.pg.audit import EVENT_COLUMNS, event_contents
+from benhan.fhir.storage.pg.audit_trail import EVENT_COLUMNS, event_contents
 from benhan.kernel.db import Conn
 
 
