@@ -106,11 +106,13 @@ async def _forge(conn: asyncpg.Connection, table: str, target: dict[str, Any], c
                            target["chain"], target["seq"], value)
 
 
-@pytest.mark.parametrize("kind", ["row", "block", "block columns"])
+@pytest.mark.parametrize("kind", ["row", "block", "block columns", "block events", "block events shape"])
 async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: asyncpg.Pool, database_url: str,
                                                kind: str) -> None:
-    """A write's row of ``audit_log``, a read's event in its block of ``audit_block`` (migration 0018), or a
-    block's indexed columns (a patient taken out of ``patients`` would hide the read from "who viewed")."""
+    """A write's row of ``audit_log``, a read's event in its block of ``audit_block`` (migration 0018), a
+    block's indexed columns (a patient taken out of ``patients`` would hide the read from "who viewed"), or its
+    per-event columns (migration 0019: another patient named in ``events``, or ``events`` that ``audit_event``
+    cannot read)."""
     pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
     for _ in range(3):
         await client.get(f"/fhir/Patient/{pid}")
@@ -125,7 +127,7 @@ async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: as
                                target["chain"], target["seq"])
         with pytest.raises(asyncpg.PostgresError, match="append-only"):
             await conn.execute(f"DELETE FROM {table} WHERE chain = $1", target["chain"])
-        stored = await conn.fetchrow(f"SELECT content, {'patients' if kind != 'row' else 'NULL AS patients'}"
+        stored = await conn.fetchrow(f"SELECT content, {'patients, events' if kind != 'row' else 'NULL AS patients'}"
                                      f" FROM {table} WHERE chain = $1 AND seq = $2", target["chain"], target["seq"])
         if kind == "row":
             column, original = "content", stored["content"]
@@ -135,8 +137,16 @@ async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: as
             events = block_events(original)
             events[target["part"] - 1] = events[target["part"] - 1].replace(pid.encode(), b"someone-else")
             forged = pack(b"\n".join(events), "AuditEvent")
-        else:
+        elif kind == "block columns":
             column, original, forged = "patients", stored["patients"], []
+        else:
+            column, original = "events", stored["events"]
+            columns = orjson.loads(original)
+            if kind == "block events":
+                columns["patient_id"][target["part"] - 1] = "someone-else"
+            else:
+                columns["action"] = columns["action"][:-1]  # one element short
+            forged = orjson.dumps(columns).decode()
         assert forged != original
         await _forge(conn, table, target, column, forged)
     broken = await asyncio.to_thread(_cli, database_url, "audit", "verify")
@@ -144,6 +154,10 @@ async def test_tampering_is_detected_and_named(client: httpx.AsyncClient, db: as
     assert f"chain {target['chain']} seq {target['seq']}" in broken.output
     if kind == "block columns":
         assert "block columns do not match its events" in broken.output
+    if kind == "block events":
+        assert f"columns do not match the content (event {target['part']})" in broken.output
+    if kind == "block events shape":
+        assert "columns do not match the content" in broken.output
     async with db.acquire() as conn:  # put it back so later checks in this database stay meaningful
         await _forge(conn, table, target, column, original)
         assert (await verify(conn)).ok

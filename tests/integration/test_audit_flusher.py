@@ -14,7 +14,7 @@ import pytest
 
 from benhan.access.audit import audit_record
 from benhan.fhir.storage.access_types import AuditInfo, AuditRecord
-from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, BLOCK_EVENTS, AuditLog, append, append_block
+from benhan.fhir.storage.pg.audit import BLOCK_CHAINS, BLOCK_EVENTS, AuditLog, append, append_block, text_array
 from benhan.fhir.storage.pg.audit_trail import verify
 from benhan.kernel import clock
 from benhan.kernel.context import RequestContext
@@ -77,8 +77,9 @@ async def test_the_flusher_keeps_its_connection_and_replaces_a_closed_one(db: as
 
 
 async def _blocks(conn: asyncpg.Connection, chain: int) -> list[tuple[int, list[str]]]:
-    return [(r["seq"], list(r["patient_id"])) for r in
-            await conn.fetch("SELECT seq, patient_id FROM audit_block WHERE chain = $1 ORDER BY seq", chain)]
+    return [(r["seq"], list(r["patients"])) for r in await conn.fetch(
+        "SELECT seq, array_agg(patient_id ORDER BY part) AS patients FROM audit_event WHERE chain = $1 GROUP BY seq"
+        " ORDER BY seq", chain)]
 
 
 async def _heads(db: asyncpg.Pool) -> None:
@@ -202,3 +203,12 @@ async def test_an_append_takes_a_free_chain_when_its_own_is_held(db: asyncpg.Poo
         assert [tuple(r) for r in rows] == [(3, 1, "a"), (31, 1, "a2"), (4, 1, "b"), (0, 1, "b2"), (7, 1, "c")]
         assert await holder.fetchval("SELECT count(*) FROM audit_head") == 64
         assert (await verify(holder)).ok
+
+
+async def test_a_text_array_literal_reads_back_as_its_values(db: asyncpg.Pool) -> None:
+    """The block's ``patients`` and ``users`` travel as array literals (migration 0019): quotes, backslashes,
+    braces, commas, an empty string and the word NULL stay what they were."""
+    values = ['bs. "An"', "f\\1", "{x,y}", "", "NULL", "Nguyễn Văn A", " padded "]
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT $1::text::text[]", text_array(values)) == values
+        assert await conn.fetchval("SELECT $1::text::text[]", text_array([])) == []

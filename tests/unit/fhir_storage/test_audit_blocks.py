@@ -40,3 +40,26 @@ def test_an_event_with_a_raw_newline_is_refused() -> None:
 def test_event_ids() -> None:
     assert audit_event_id(3, 17) == "3-17"
     assert audit_event_id(64, 5, 2) == "64-5-2"
+
+
+def test_a_blocks_per_event_columns_are_one_json_object_of_arrays() -> None:
+    """Migration 0019: what ``audit_event`` unnests, one element per event and in their order, and the
+    block-level columns as array literals."""
+    import orjson
+
+    from benhan.fhir.storage.pg.audit import _block_args
+
+    records = [audit_record(CTX, AuditInfo("read", type="Observation", id="o1", patient_id="p2"), NOW),
+               audit_record(CTX, AuditInfo("search", type="Encounter", query="x"), NOW.replace(microsecond=0)),
+               audit_record(CTX, AuditInfo("read", type="Patient", id="p1", patient_id="p1", break_glass=True), NOW)]
+    first, last, patients, users, glass, events, content = _block_args(records, b"c")
+    assert (first, last, patients, users, glass, content) == (
+        NOW.replace(microsecond=0), NOW, '{"p1","p2"}', '{"bs.an\nx"}', True, b"c")
+    columns = orjson.loads(events)
+    assert columns == {
+        "recorded": ["2026-11-27T08:00:00.123000+00:00", "2026-11-27T08:00:00+00:00",
+                     "2026-11-27T08:00:00.123000+00:00"],
+        "action": ["read", "search", "read"], "outcome": ["success"] * 3, "user_name": ["bs.an\nx"] * 3,
+        "user_id": ["u"] * 3, "client_id": [None] * 3, "facility_id": ["A"] * 3, "department_id": [None] * 3,
+        "patient_id": ["p2", None, "p1"], "break_glass": [False, False, True],
+        "entity": ["Observation/o1", "", "Patient/p1"]}

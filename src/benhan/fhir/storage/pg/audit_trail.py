@@ -1,4 +1,4 @@
-"""The audit trail read back (layout: migrations 0003 and 0018): the events' JSON, rows' and blocks' alike
+"""The audit trail read back (layout: migrations 0003, 0018 and 0019): the events' JSON, rows' and blocks' alike
 (:func:`event_contents`, for the FHIR AuditEvent API and the reports), and :func:`verify`, which recomputes
 every chain and names the first row or block whose hash or columns do not match.  Writing it:
 ``storage/pg/audit.py``."""
@@ -42,23 +42,29 @@ def _columns_match(content: bytes, patient_id: str | None, break_glass: bool, re
                 and str(event.get("recorded", ""))[:19] == recorded.astimezone(UTC).isoformat()[:19])
 
 
-#: a block's columns with one element per event (migration 0018)
+#: a block's per-event columns, the keys of its ``events`` (migrations 0018, 0019), each an array with an element
+#: per event
 _BLOCK_ARRAYS = ("recorded", "action", "outcome", "user_name", "user_id", "client_id", "facility_id",
                  "department_id", "patient_id", "break_glass", "entity")
 
 
-def _block_fault(row: asyncpg.Record) -> str:
-    """Why a block's columns do not say what its content says ("" when they do): an array of another length
-    than the events, an event whose columns differ from its JSON, or block-level columns (the indexed
-    patients and users, the time span, the break-the-glass flag) that are not those of its events."""
-    events = block_events(row["content"])
-    if any(len(row[c]) != len(events) for c in _BLOCK_ARRAYS):
+def _block_fault(row: asyncpg.Record, events: list[bytes]) -> str:
+    """Why a block's columns do not say what its content says ("" when they do): per-event columns that are
+    not arrays of as many elements as the events, or not of their types (``audit_event`` could not read
+    them), an event whose columns differ from its JSON, or block-level columns (the indexed patients and
+    users, the time span, the break-the-glass flag) that are not those of its events."""
+    try:
+        columns = orjson.loads(row["events"])
+        if set(columns) != set(_BLOCK_ARRAYS) or any(len(columns[c]) != len(events) for c in _BLOCK_ARRAYS):
+            raise ValueError
+        recorded = [datetime.fromisoformat(r) for r in columns["recorded"]]
+        for i, event in enumerate(events):
+            if not _columns_match(event, columns["patient_id"][i], columns["break_glass"][i], recorded[i]):
+                return f"columns do not match the content (event {i + 1})"
+        derived = (min(recorded), max(recorded), sorted({p for p in columns["patient_id"] if p}),
+                   sorted({u for u in columns["user_name"] if u}), any(columns["break_glass"]))
+    except (TypeError, ValueError):  # (orjson.JSONDecodeError is a ValueError)
         return "columns do not match the content"
-    for i, event in enumerate(events):
-        if not _columns_match(event, row["patient_id"][i], row["break_glass"][i], row["recorded"][i]):
-            return f"columns do not match the content (event {i + 1})"
-    derived = (min(row["recorded"]), max(row["recorded"]), sorted({p for p in row["patient_id"] if p}),
-               sorted({u for u in row["user_name"] if u}), any(row["break_glass"]))
     if derived != (row["recorded_from"], row["recorded_to"], list(row["patients"]), list(row["users"]),
                    row["any_glass"]):
         return "block columns do not match its events"
@@ -75,19 +81,21 @@ async def verify(conn: Conn) -> VerifyResult:
     for chain, blocks in chains:
         prev, expected_seq = genesis(chain), 1
         what = "block" if blocks else "row"
-        sql = ("SELECT * FROM audit_block WHERE chain = $1 ORDER BY seq" if blocks else
+        sql = ("SELECT seq, hash, recorded_from, recorded_to, patients, users, any_glass, events, content"
+               " FROM audit_block WHERE chain = $1 ORDER BY seq" if blocks else
                "SELECT seq, hash, recorded, patient_id, break_glass, content FROM audit_log WHERE chain = $1"
                " ORDER BY seq")
         async with conn.transaction(readonly=True, isolation="repeatable_read"):
             async for row in conn.cursor(sql, chain, prefetch=200 if blocks else 2000):
                 where = (chain, row["seq"])
-                checked += len(row["action"]) if blocks else 1
                 if row["seq"] != expected_seq:
                     return VerifyResult(False, checked, where, f"{what} missing before seq {row['seq']}")
                 digest = link(prev, row["seq"], row["content"])
                 if digest != bytes(row["hash"]):
                     return VerifyResult(False, checked, where, "hash does not match the content")
-                fault = _block_fault(row) if blocks else (
+                events = block_events(row["content"]) if blocks else []
+                checked += len(events) if blocks else 1
+                fault = _block_fault(row, events) if blocks else (
                     "" if _columns_match(unpack(row["content"]), row["patient_id"], row["break_glass"],
                                          row["recorded"]) else "columns do not match the content")
                 if fault:
