@@ -1,10 +1,11 @@
-"""Migration 0019 (in a database of its own): a block's per-event columns move from eleven arrays into one JSON
-value; ``audit_event`` shows every event as before, ``audit verify`` still holds, and the downgrade turns the
-JSON back into the arrays."""
+"""Migrations 0019 and 0020: a block's per-event columns move from eleven arrays into one JSON value
+(``audit_event`` shows every event as before, ``audit verify`` still holds, and the downgrade turns the JSON
+back into the arrays), and a block of 10 events stays whole in its heap page."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -84,5 +85,36 @@ async def test_block_columns_become_json_and_come_back(at_0018: str) -> None:
         assert await conn.fetchval("SELECT user_name FROM audit_block WHERE seq = 2") == [CALLER.username] * 3
         with pytest.raises(asyncpg.PostgresError, match="append-only"):  # the triggers are back on
             await conn.execute("UPDATE audit_block SET content = content")
+    finally:
+        await conn.close()
+
+
+async def test_a_ten_event_block_stays_in_its_heap_page(db: asyncpg.Pool) -> None:
+    """Migration 0020: a group commit of 10 reads (as at 32 clients) is compressed but not moved out of line
+    into the TOAST table; its zstd content is never offered to pglz; the downgrade restores the defaults."""
+    ids = [str(uuid.uuid4()) for _ in range(23)]  # as benhan's ids and a province's users and places look
+    caller = RequestContext(user_id=ids[20], username="bs.lan", practitioner_id=ids[21], roles=frozenset({"doctor"}),
+                            facility_id=ids[22], department_id=ids[0], client_id="benhan-web")
+    records = [audit_record(caller, AuditInfo("read", type="Observation", id=ids[i], patient_id=ids[10 + i]),
+                            clock.now()) for i in range(10)]
+    async with db.acquire() as conn:
+        await append_block(conn, BLOCK_CHAINS[0], records, {})
+        toast = await conn.fetchval("SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'audit_block'")
+        assert await conn.fetchval(f"SELECT count(*) FROM {toast}") == 0
+        assert await conn.fetchval("SELECT pg_column_size(events) < octet_length(events::text) FROM audit_block")
+        assert await conn.fetchval("SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'audit_block'::regclass"
+                                   " AND attname = 'content'") == "e"
+
+
+async def test_0020_downgrade_restores_the_defaults(at_0018: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, at_0018)
+    conn = await asyncpg.connect(at_0018)
+    try:
+        assert await conn.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'audit_block'") == [
+            "toast_tuple_target=4000"]
+        await asyncio.to_thread(command.downgrade, migrate.alembic_config(at_0018), "0019")
+        assert await conn.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'audit_block'") is None
+        assert await conn.fetchval("SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'audit_block'::regclass"
+                                   " AND attname = 'content'") == "x"
     finally:
         await conn.close()
