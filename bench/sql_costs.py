@@ -16,7 +16,7 @@ Three rounds, the lowest of each kept (the machine's noise only ever adds).
 - ``audit append, 10 records``: a batch as the read audit's flusher meets at 32 clients, through
   ``benhan_audit_append_rows`` (PL/pgSQL: locks the head, hashes, parses, inserts, updates the head: ten rows)
   and as the flusher stores it (``audit.append_block``: one block, hashed by the caller against the head it
-  knows; migration 0018).
+  knows; migrations 0018-0020).
 
 ``--audit-trail N`` then asks what the size of the audit trail does to an append: it fills ``audit_log`` with N
 rows of a chain of their own (a full run's 5 M resources leave ~1.6 GB of audit trail), takes a checkpoint,
