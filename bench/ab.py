@@ -1,90 +1,154 @@
-"""Does a change make audited reads cheaper?  An interleaved A/B of two source trees on one database.
+"""Does a change make audited reads cheaper?  An interleaved A/B of servers that differ in code or settings.
 
     .venv/bin/python -m bench.ab --tree /path/to/other/checkout [--rounds 12] [--seconds 3] [--concurrency 32]
+    .venv/bin/python -m bench.ab --workers 2 --arm off:BENHAN_AUDIT_ENABLED=false \\
+        --arm wait: --arm batch:BENHAN_AUDIT_READS=batch --arm other:PYTHONPATH=/path/to/other/checkout/src
 
-Loads a small database once (as ``bench.profile`` does), starts four servers of one uvicorn worker each —
-this checkout (A) and the other tree (B, ``PYTHONPATH=<tree>/src``), each with the audit off and on — and then,
-round after round, drives reads by id at each of them in turn for a few seconds from the separate load
-process (the order rotates every round).  The virtual machines this runs on change speed by a third within
-minutes; short bursts, interleaved, let each round compare the four under the same conditions.  Prints, per
-tree and audit mode, the medians over the rounds of reads/s and the server's and PostgreSQL's CPU per read
-(µs), and the audit's cost per round (1 − audited / unaudited reads/s of the same round) as median and range.
-Without ``--tree`` both arms run this checkout: their difference is the noise to judge a change by.
+Loads a small database once (as ``bench.profile`` does), starts one server per arm (uvicorn with ``--workers``
+processes, one by default), and then, round after round, drives reads by id at each of them in turn for a few
+seconds from the separate load process (the order rotates every round).  The virtual machines this runs on
+change speed by a third within minutes; short bursts, interleaved, let each round compare the arms under the
+same conditions.  Prints each burst (reads/s, the server's and PostgreSQL's CPU per read, and the read audit's
+events per block written during it) and, per arm, the medians over the rounds and the cost against the first
+arm (1 − its reads/s over the first arm's in the same round: median and range).
 
-Both trees must share the database's schema (the servers start with ``--no-migrate``, and ``/readyz`` wants
-the newest migration: give the other tree a copy of any newer migration file); a change of the migrations
-alone is measured with ``bench.sql_costs``.
+Without ``--arm`` the arms are this checkout (A) and the other tree (B, ``PYTHONPATH=<tree>/src``), each with
+the audit off and on, and each tree's audit cost is against its own unaudited arm; without ``--tree`` both
+trees are this checkout: their difference is the noise to judge a change by.  An ``--arm NAME:KEY=VAL,…``
+sets the server's environment (every arm runs in test mode, which allows ``BENHAN_AUDIT_ENABLED=false``);
+``{url}`` in a value is the bench database's URL (e.g. ``DATABASE_URL={url}&commit_delay=100``).
+
+All arms share the database's schema (the servers start with ``--no-migrate``, and ``/readyz`` wants the
+newest migration: give another tree a copy of any newer migration file); a change of the migrations alone is
+measured with ``bench.sql_costs``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from bench import pg
 from bench.run import ROOT, Bench, Mode
 from bench.server import BenhanServer, ServerConfig
 
-AUDIT_OFF = {"BENHAN_AUDIT_ENABLED": "false", "BENHAN_MODE": "test"}  # as bench.run's audit on/off phase
-ARMS = [("A", False), ("A", True), ("B", False), ("B", True)]
+TEST_MODE = {"BENHAN_MODE": "test"}  # as bench.run's audit on/off phase: production refuses audit off
+AUDIT_OFF = {"BENHAN_AUDIT_ENABLED": "false"}
+
+
+def parse_arm(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VAL,KEY=VAL`` → (NAME, {KEY: VAL}); ``NAME:`` is the default settings."""
+    name, sep, settings = text.partition(":")
+    if not name or not sep:
+        raise ValueError(f"an arm is NAME:KEY=VAL,… (got {text!r})")
+    env = {}
+    for item in filter(None, settings.split(",")):
+        key, eq, value = item.partition("=")
+        if not key or not eq:
+            raise ValueError(f"arm {name}: {item!r} is not KEY=VAL")
+        env[key] = value
+    return name, env
+
+
+def default_arms(tree: Path) -> list[tuple[str, dict[str, str], str]]:
+    """(name, environment, baseline arm) of the four arms of a two-tree A/B."""
+    arms = []
+    for name, path in (("A", ROOT), ("B", tree)):
+        src = {"PYTHONPATH": str(path / "src")}
+        arms += [(f"{name} off", {**src, **AUDIT_OFF}, f"{name} off"), (f"{name} on", src, f"{name} off")]
+    return arms
+
+
+def rotation(names: list[str], round_: int) -> list[str]:
+    """The arms in round ``round_``'s order: each round starts one arm later."""
+    k = round_ % len(names)
+    return names[k:] + names[:k]
+
+
+async def _blocks(url: str) -> tuple[int, int]:
+    """(blocks, events) of the read audit written so far (migrations 0018, 0019)."""
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow("SELECT count(*), coalesce(sum(jsonb_array_length(events->'action')), 0)"
+                                  " FROM audit_block")
+    finally:
+        await conn.close()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float) -> dict[str, Any]:
+    before = asyncio.run(_blocks(bench.url))
     res = bench.load(srv, "get", (concurrency,), seconds, params=bench.read_params(), warmup=0.5)
+    after = asyncio.run(_blocks(bench.url))
     level = res["levels"][0]
     cpu, n = level["cpu_seconds"], level["requests"]
     if level["errors"] or not n:
         raise RuntimeError(f"{srv.config.env}: {level['errors']} errors: {level.get('error_samples')}")
+    blocks, events = after[0] - before[0], after[1] - before[1]
     # each of the server's processes, busiest first (a worker and any helper process it starts)
     per = sorted((1e6 * v / n for k, v in cpu.items() if k.startswith("pid ")), reverse=True)
     return {"rps": level["req_per_s"], "server_us": 1e6 * cpu["server"] / n, "pg_us": 1e6 * cpu["postgres"] / n,
-            "processes": per}
+            "processes": per, "events_per_block": events / blocks if blocks else 0.0}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", type=Path, default=ROOT, help="the other checkout (B); A is this one")
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME:KEY=VAL,…",
+                        help="a server to compare (repeatable; the first is the baseline); default: A/B × audit")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes per server")
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    trees = {"A": ROOT, "B": args.tree.resolve()}
+    if args.arm:
+        parsed = [parse_arm(a) for a in args.arm]
+        arms = [(name, env, parsed[0][0]) for name, env in parsed]
+    else:
+        arms = default_arms(args.tree.resolve())
+    names = [a[0] for a in arms]
+    if len(set(names)) != len(names):
+        parser.error("arm names must differ")
     mode = Mode("ab", (args.concurrency,), (args.concurrency,), args.seconds, 0.5, 20, (), 0, (), 0, 0)
-    runs: dict[tuple[str, bool], list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     with pg.bench_database() as url, contextlib.ExitStack() as stack:
         bench = Bench(mode, url, pg.default_dir())
         with BenhanServer(ServerConfig("uvicorn", 1), url) as srv:
             bench.preload(srv)
         servers = {}
-        for name, audit in ARMS:
-            env = {"PYTHONPATH": str(trees[name] / "src"), **({} if audit else AUDIT_OFF)}
-            srv = BenhanServer(ServerConfig("uvicorn", 1, env=env), url)
-            srv.log = srv.log.with_name(f"server-ab-{name}-audit-{'on' if audit else 'off'}.log")
-            servers[(name, audit)] = stack.enter_context(srv)
+        for name, env, _base in arms:
+            env = {**TEST_MODE, **{k: v.replace("{url}", url) for k, v in env.items()}}
+            srv = BenhanServer(ServerConfig("uvicorn", args.workers, env=env), url)
+            srv.log = srv.log.with_name(f"server-ab-{name.replace(' ', '-')}.log")
+            servers[name] = stack.enter_context(srv)
         for r in range(args.rounds):
-            for arm in ARMS[r % 4:] + ARMS[:r % 4]:
-                m = measure(bench, servers[arm], args.concurrency, args.seconds)
-                runs[arm].append(m)
-                print(f"round {r + 1:2d} {arm[0]} audit {'on ' if arm[1] else 'off'}: {m['rps']:7.0f}/s  server "
-                      f"{m['server_us']:6.1f} µs  postgres {m['pg_us']:6.1f} µs"
+            for name in rotation(names, r):
+                m = measure(bench, servers[name], args.concurrency, args.seconds)
+                runs[name].append(m)
+                print(f"round {r + 1:2d} {name:>12s}: {m['rps']:7.0f}/s  server {m['server_us']:6.1f} µs  postgres "
+                      f"{m['pg_us']:6.1f} µs  {m['events_per_block']:5.1f} events/block"
                       + (f"  (processes: {', '.join(f'{p:.1f}' for p in m['processes'])} µs)"
                          if len(m["processes"]) > 1 else ""), flush=True)
-    print(f"\nmedians of {args.rounds} rounds, reads by id @{args.concurrency}, {args.seconds:g}-s bursts")
-    for name in trees:
-        line = [f"{name} ({trees[name]}):"]
-        for audit in (False, True):
-            med = {k: statistics.median(m[k] for m in runs[(name, audit)])
-                   for k in ("rps", "server_us", "pg_us")}
-            line.append(f"{'on' if audit else 'off'} {med['rps']:.0f}/s, server {med['server_us']:.1f} µs, "
-                        f"postgres {med['pg_us']:.1f} µs |")
-        costs = [100 * (1 - on["rps"] / off["rps"]) for off, on in
-                 zip(runs[(name, False)], runs[(name, True)], strict=True)]
-        line.append(f"audit cost {statistics.median(costs):.1f} % ({min(costs):.1f}-{max(costs):.1f})")
-        print(" ".join(line))
+    print(f"\nmedians of {args.rounds} rounds, reads by id @{args.concurrency}, {args.seconds:g}-s bursts, "
+          f"uvicorn×{args.workers}")
+    for name, env, base in arms:
+        med = {k: statistics.median(m[k] for m in runs[name])
+               for k in ("rps", "server_us", "pg_us", "events_per_block")}
+        line = (f"{name:>12s}: {med['rps']:6.0f}/s, server {med['server_us']:6.1f} µs, postgres "
+                f"{med['pg_us']:6.1f} µs, {med['events_per_block']:5.1f} events/block")
+        if name != base:
+            costs = [100 * (1 - m["rps"] / b["rps"]) for m, b in zip(runs[name], runs[base], strict=True)]
+            line += (f" | cost against {base}: {statistics.median(costs):.1f} % "
+                     f"({min(costs):.1f} … {max(costs):.1f})")
+        print(line + f"   [{', '.join(f'{k}={v}' for k, v in env.items())}]")
     return 0
 
 
