@@ -68,6 +68,8 @@ AUDIT_SETTING = "audit_enabled"  # BENHAN_AUDIT_ENABLED: the switch the access p
 #: and the verdict is the median of the rounds' costs.  The VMs the suite runs on change speed by a third within
 #: minutes: two runs per mode minutes apart (off, on, on, off, each server started per run, until the fifteenth
 #: session) moved the verdict by ±5 points between runs of the same code; a drift within a round falls on both.
+#: The two bursts a cost compares run back to back (reads off and on, then searches; until the eighteenth
+#: session each mode's reads and searches ran in turn, so the reads' pair was 15 s apart on the full run).
 AUDIT_MODES = ("false", "true")
 
 
@@ -350,11 +352,14 @@ class Bench:
                 servers[flag] = stack.enter_context(srv)
             for r in range(self.mode.audit_rounds):
                 warmup = self.mode.warmup if r == 0 else min(self.mode.warmup, 0.5)  # each server's first burst
+                # the two bursts a round's cost compares run back to back (reads off/on, then searches)
                 for flag in audit_order(r):
-                    srv = servers[flag]
-                    reads[flag].append(self.load(srv, "get", (32,), burst, params=self.read_params(), warmup=warmup))
+                    reads[flag].append(self.load(servers[flag], "get", (32,), burst, params=self.read_params(),
+                                                 warmup=warmup))
+                for flag in audit_order(r):
                     # 8 clients: the latency each search waits for its record's commit; 32: the throughput
-                    searches[flag].append(self.load(srv, "get", (8, 32), burst, params=params, warmup=warmup))
+                    searches[flag].append(self.load(servers[flag], "get", (8, 32), burst, params=params,
+                                                    warmup=warmup))
         self.results["workloads"]["read by id, audit off"] = combine_runs(reads["false"])
         self.results["workloads"]["read by id, audit on"] = combine_runs(reads["true"])
         self.results["workloads"]["search, audit off"] = combine_runs(searches["false"])
