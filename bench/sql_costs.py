@@ -48,7 +48,7 @@ from benhan.kernel import clock
 def records(n: int) -> list[AuditRecord]:
     """Read records of the size a read's is (a ~600-byte AuditEvent)."""
     now = clock.now()
-    return [AuditRecord(content=b'{"resourceType":"AuditEvent","text":"' + b"a" * 600 + b'"}', recorded=now,
+    return [AuditRecord(parts=b'{"resourceType":"AuditEvent","text":"' + b"a" * 600 + b'"}', recorded=now,
                         action="read", outcome="success", user_name="bench", user_id="u1", client_id="c1",
                         facility_id="f1", department_id=None, patient_id=f"p{i}", break_glass=False,
                         entity=(f"Observation/o{i}",)) for i in range(n)]
@@ -57,7 +57,7 @@ def records(n: int) -> list[AuditRecord]:
 def patient_records(n: int) -> list[AuditRecord]:
     """Read records of random patients, each with a compressed-size content (~160 bytes)."""
     now = clock.now()
-    return [AuditRecord(content=b"\x28\xb5\x2f\xfd" + bytes(156), recorded=now, action="read", outcome="success",
+    return [AuditRecord(parts=b"\x28\xb5\x2f\xfd" + bytes(156), recorded=now, action="read", outcome="success",
                         user_name="bench", client_id="c1", patient_id=str(uuid.uuid4()),
                         entity=(f"Observation/{uuid.uuid4()}",)) for _ in range(n)]
 

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.access_types import AuditRecord, event_json
 from benhan.fhir.storage.content import pack, unpack
 from benhan.kernel.db import Conn
 
@@ -98,18 +98,41 @@ BLOCK_EVENTS = 1000
 
 
 def block_content(records: list[AuditRecord]) -> bytes:
-    """A block's stored content: the events' canonical JSON, one per line, compressed once (storage/content.py;
-    a compact JSON text holds no raw newline: RFC 8259 §7 escapes control characters in strings).  An event
-    with one (never made by ``access/audit.py``) is refused: it would shift every later event of its block."""
-    joined = b"\n".join(r.content for r in records)
-    if joined.count(b"\n") != len(records) - 1:
+    """A block's stored content, compressed once (storage/content.py), as lines:
+
+    1. the events, a JSON array of ``[template, value, …]`` (``access_types.EventParts``: each record's
+       template by its index in line 2, then its values);
+    2. the templates, a JSON array of the indexes of their texts in the lines that follow;
+    3. … each distinct text, as it is (JSON text: RFC 8259 §7 escapes control characters in strings, so a
+       compact text holds no raw newline; a text with one, never made by ``access/audit.py``, is refused).
+
+    A caller's texts are stored once per block and nothing is joined or escaped per event; the dictionary
+    compresses the texts as the JSON it was trained on.  Blocks written before (migration 0018) hold the
+    events' JSON one per line; :func:`block_events` reads both."""
+    templates: dict[tuple[bytes, ...], int] = {}
+    events: list[tuple[object, ...]] = []
+    for record in records:
+        parts = record.parts
+        template, values = ((parts,), ()) if isinstance(parts, bytes) else parts
+        index = templates.get(template)
+        if index is None:
+            index = templates[template] = len(templates)
+        events.append((index, *values))
+    texts: dict[bytes, int] = {}
+    shapes = [[texts.setdefault(text, len(texts)) for text in template] for template in templates]
+    if any(b"\n" in text for text in texts):
         raise ValueError("an audit event's JSON holds a raw newline")
-    return pack(joined, "AuditEvent")
+    return pack(b"\n".join((orjson.dumps(events), orjson.dumps(shapes), *texts)), "AuditEvent")
 
 
 def block_events(content: bytes | memoryview) -> list[bytes]:
-    """The events' JSON of a block's stored content, in their order (``part`` 1, 2 …)."""
-    return unpack(content).split(b"\n")
+    """The events' JSON of a block's stored content (:func:`block_content`), in their order (``part`` 1, 2 …)."""
+    lines = unpack(content).split(b"\n")
+    if lines[0][:1] == b"{":  # the first form (migration 0018): the events' JSON, one per line
+        return lines
+    texts = lines[2:]
+    templates = [tuple(texts[i] for i in shape) for shape in orjson.loads(lines[1])]
+    return [event_json((templates[event[0]], tuple(event[1:]))) for event in orjson.loads(lines[0])]
 
 
 def text_array(values: list[str]) -> str:
