@@ -285,11 +285,9 @@ def _parts(ctx: RequestContext, info: AuditInfo, now: datetime) -> EventParts:
 
 def audit_record(ctx: RequestContext, info: AuditInfo, now: datetime) -> AuditRecord:
     entity = (f"{info.type}/{info.id}",) if info.type and info.id else ()
-    return AuditRecord(
-        _parts(ctx, info, now), recorded=now, action=info.action, outcome=info.outcome, user_name=ctx.username,
-        user_id=ctx.user_id, client_id=ctx.client_id, facility_id=ctx.facility_id,
-        department_id=ctx.department_id, patient_id=info.patient_id, break_glass=info.break_glass, entity=entity,
-    )
+    # positional, in the fields' order: a NamedTuple's __new__ takes keywords at twice the cost (~0.5 us)
+    return AuditRecord(_parts(ctx, info, now), now, info.action, info.outcome, ctx.username, ctx.user_id,
+                       ctx.client_id, ctx.facility_id, ctx.department_id, info.patient_id, info.break_glass, entity)
 
 
 __all__ = ["ACTIONS", "DCM", "OUTCOMES", "SECURITY_EVENTS", "audit_event", "audit_record"]
