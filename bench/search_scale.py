@@ -162,7 +162,8 @@ class Recording:
     """Wraps a connection: records every statement benhan sends, so the raw run can send the same SQL."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn, self.sent = conn, []  # type: list[tuple[str, tuple[Any, ...]]]
+        self.conn = conn
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         self.sent.append((sql, args))

@@ -75,7 +75,11 @@ async def _append_cost(conn: asyncpg.Connection, pid: int, calls: int) -> tuple[
     best = (float("inf"), float("inf"))
     for _round in range(3):
         batches = [patient_records(10) for _ in range(calls)]
-        wall, used = await _timed(pid, lambda k, b=batches: audit.append(conn, b[k], 5), calls)
+
+        def append(k: int, b: list[list[AuditRecord]] = batches) -> Awaitable[None]:
+            return audit.append(conn, b[k], 5)
+
+        wall, used = await _timed(pid, append, calls)
         best = (min(best[0], wall), min(best[1], used))
     return best
 
@@ -104,7 +108,8 @@ async def measure(url: str, ids: Sequence[tuple[str, str]], calls: int) -> list[
     conn = await asyncpg.connect(url)
     pid = await conn.fetchval("SELECT pg_backend_pid()")
     one, four = records(1), records(4)
-    tens, heads = [patient_records(10) for _ in range(64)], {}
+    tens = [patient_records(10) for _ in range(64)]
+    heads: dict[int, tuple[int, bytes]] = {}
     cases: list[tuple[str, Callable[[int], Awaitable[Any]], str]] = [
         ("select 1", lambda k: conn.fetchval("SELECT 1"), "on"),
         ("read, bare", lambda k: rows.fetch_current(conn, *ids[k % len(ids)]), "on"),
