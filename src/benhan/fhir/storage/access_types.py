@@ -141,9 +141,6 @@ class Visibility:
     deidentified: frozenset[str] = frozenset()
 
 
-# The two audit values are made for every read and search: immutable tuples, which Python builds ~8x faster
-# than a frozen dataclass (whose ``__init__`` sets each field through ``object.__setattr__``: 12 fields
-# ~1.2 us against ~0.15).
 #: An AuditEvent's canonical JSON, whole (``bytes``) or as ``(template, values)``: the JSON is the template's
 #: first text, then each value as a JSON string (``orjson.dumps``) followed by the template's next text
 #: (``len(template) == len(values) + 1``).  A read's template is its caller's, serialised once per caller and
@@ -166,6 +163,9 @@ def event_json(parts: EventParts) -> bytes:
     return b"".join(out)
 
 
+# The two audit values are made for every read and search: immutable tuples, which Python builds ~8x faster
+# than a frozen dataclass (whose ``__init__`` sets each field through ``object.__setattr__``: 12 fields
+# ~1.2 us against ~0.15).
 class AuditRecord(NamedTuple):
     """One AuditEvent (IHE BALP) ready to store: canonical JSON (:data:`EventParts`) plus the columns reports
     query."""
