@@ -2,15 +2,17 @@
 
     .venv/bin/python -m bench.ab --tree /path/to/other/checkout [--rounds 12] [--seconds 3] [--concurrency 32]
     .venv/bin/python -m bench.ab --workers 2 --arm off:BENHAN_AUDIT_ENABLED=false \\
-        --arm wait: --arm batch:BENHAN_AUDIT_READS=batch --arm other:PYTHONPATH=/path/to/other/checkout/src
+        --arm wait: --arm commit:BENHAN_AUDIT_READS=commit --arm other:PYTHONPATH=/path/to/other/checkout/src
 
 Loads a small database once (as ``bench.profile`` does), starts one server per arm (uvicorn with ``--workers``
 processes, one by default), and then, round after round, drives reads by id at each of them in turn for a few
 seconds from the separate load process (the order rotates every round).  The virtual machines this runs on
 change speed by a third within minutes; short bursts, interleaved, let each round compare the arms under the
-same conditions.  Prints each burst (reads/s, the server's and PostgreSQL's CPU per read, and the read audit's
-events per block written during it) and, per arm, the medians over the rounds and the cost against the first
-arm (1 − its reads/s over the first arm's in the same round: median and range).
+same conditions.  Prints each burst (reads/s, the server's and PostgreSQL's CPU per read, PostgreSQL's split by
+kind of process — the requests' backends, the audit's (``application_name`` ``benhan-audit``), the WAL writer,
+autovacuum — and the read audit's events and WAL flushes per block written during it) and, per arm, the
+medians over the rounds and the cost against the first arm (1 − its reads/s over the first arm's in the same
+round: median and range).
 
 Without ``--arm`` the arms are this checkout (A) and the other tree (B, ``PYTHONPATH=<tree>/src``), each with
 the audit off and on, and each tree's audit cost is against its own unaudited arm; without ``--tree`` both
@@ -36,8 +38,9 @@ from typing import Any
 import asyncpg
 
 from bench import pg
+from bench.loadgen import _children
 from bench.run import ROOT, Bench, Mode
-from bench.server import BenhanServer, ServerConfig
+from bench.server import BenhanServer, ServerConfig, cpu_seconds
 
 TEST_MODE = {"BENHAN_MODE": "test"}  # as bench.run's audit on/off phase: production refuses audit off
 AUDIT_OFF = {"BENHAN_AUDIT_ENABLED": "false"}
@@ -72,31 +75,74 @@ def rotation(names: list[str], round_: int) -> list[str]:
     return names[k:] + names[:k]
 
 
-async def _blocks(url: str) -> tuple[int, int]:
-    """(blocks, events) of the read audit written so far (migrations 0018, 0019)."""
+#: PostgreSQL's processes by kind (their titles, postgres.c ``set_ps_display``; backends by ``application_name``)
+PG_KINDS = ("requests", "audit", "walwriter", "autovacuum", "checkpointer", "other")
+
+
+def _pg_kind(title: str, app: str | None) -> str:
+    if app is not None:
+        return "audit" if app == "benhan-audit" else "requests"
+    for kind in ("walwriter", "autovacuum", "checkpointer"):
+        if kind in title:
+            return kind
+    return "other"
+
+
+async def _db_facts(url: str) -> tuple[int, int, int, dict[int, str]]:
+    """(blocks, events) of the read audit written so far (migrations 0018, 0019), the WAL flushes so far (a
+    block's commit waits for one unless another commit's flush covered it: ``pg_stat_wal.wal_sync``, from
+    PostgreSQL 18 ``pg_stat_io``; each process reports it at most once a second, so approximate over a few
+    seconds), and the client backends' ``application_name`` by process id."""
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow("SELECT count(*), coalesce(sum(jsonb_array_length(events->'action')), 0)"
                                   " FROM audit_block")
+        if conn.get_server_version() >= (18, 0):  # PostgreSQL 18 moved the WAL's I/O counts to pg_stat_io
+            syncs = await conn.fetchval("SELECT sum(fsyncs) FROM pg_stat_io WHERE object = 'wal'")
+        else:
+            syncs = await conn.fetchval("SELECT wal_sync FROM pg_stat_wal")
+        apps = {r["pid"]: r["application_name"] for r in await conn.fetch(
+            "SELECT pid, application_name FROM pg_stat_activity WHERE backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid()")}
     finally:
         await conn.close()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(syncs), apps
+
+
+def _snapshot(url: str, postmaster: int | None) -> tuple[int, int, int, dict[str, float]]:
+    """:func:`_db_facts`' counts and PostgreSQL's CPU seconds so far by kind (:data:`PG_KINDS`; an exited
+    process's CPU, as the postmaster reaped it, is "other")."""
+    blocks, events, syncs, apps = asyncio.run(_db_facts(url))
+    kinds = dict.fromkeys(PG_KINDS, 0.0)
+    if postmaster is not None:
+        kinds["other"] += cpu_seconds([postmaster], reaped=postmaster)
+        for pid in _children(postmaster):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            kinds[_pg_kind(title, apps.get(pid))] += cpu_seconds([pid])
+    return blocks, events, syncs, kinds
 
 
 def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float) -> dict[str, Any]:
-    before = asyncio.run(_blocks(bench.url))
+    before = _snapshot(bench.url, bench.postmaster)
     res = bench.load(srv, "get", (concurrency,), seconds, params=bench.read_params(), warmup=0.5)
-    after = asyncio.run(_blocks(bench.url))
+    after = _snapshot(bench.url, bench.postmaster)
     level = res["levels"][0]
     cpu, n = level["cpu_seconds"], level["requests"]
     if level["errors"] or not n:
         raise RuntimeError(f"{srv.config.env}: {level['errors']} errors: {level.get('error_samples')}")
-    blocks, events = after[0] - before[0], after[1] - before[1]
+    blocks, events, syncs = after[0] - before[0], after[1] - before[1], after[2] - before[2]
     # each of the server's processes, busiest first (a worker and any helper process it starts)
     per = sorted((1e6 * v / n for k, v in cpu.items() if k.startswith("pid ")), reverse=True)
+    # PostgreSQL's CPU by kind over the whole burst (warm-up and drain too: read around the load process),
+    # per request of its window: the shares, not the total, are the point
+    kinds = {k: 1e6 * (after[3][k] - before[3][k]) / n for k in PG_KINDS}
     return {"rps": level["req_per_s"], "server_us": 1e6 * cpu["server"] / n, "pg_us": 1e6 * cpu["postgres"] / n,
-            "processes": per, "events_per_block": events / blocks if blocks else 0.0}
+            "processes": per, "events_per_block": events / blocks if blocks else 0.0,
+            "flushes_per_block": syncs / blocks if blocks else 0.0, "pg_kinds": kinds}
 
 
 def main() -> int:
@@ -135,15 +181,20 @@ def main() -> int:
                 runs[name].append(m)
                 print(f"round {r + 1:2d} {name:>12s}: {m['rps']:7.0f}/s  server {m['server_us']:6.1f} µs  postgres "
                       f"{m['pg_us']:6.1f} µs  {m['events_per_block']:5.1f} events/block"
+                      f" ({m['flushes_per_block']:.2f} WAL flushes)"
                       + (f"  (processes: {', '.join(f'{p:.1f}' for p in m['processes'])} µs)"
-                         if len(m["processes"]) > 1 else ""), flush=True)
+                         if len(m["processes"]) > 1 else "")
+                      + "  [postgres by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in m["pg_kinds"].items()) + "]",
+                      flush=True)
     print(f"\nmedians of {args.rounds} rounds, reads by id @{args.concurrency}, {args.seconds:g}-s bursts, "
           f"uvicorn×{args.workers}")
     for name, env, base in arms:
         med = {k: statistics.median(m[k] for m in runs[name])
                for k in ("rps", "server_us", "pg_us", "events_per_block")}
+        kinds = {k: statistics.median(m["pg_kinds"][k] for m in runs[name]) for k in PG_KINDS}
         line = (f"{name:>12s}: {med['rps']:6.0f}/s, server {med['server_us']:6.1f} µs, postgres "
-                f"{med['pg_us']:6.1f} µs, {med['events_per_block']:5.1f} events/block")
+                f"{med['pg_us']:6.1f} µs ({', '.join(f'{k} {v:.1f}' for k, v in kinds.items())}), "
+                f"{med['events_per_block']:5.1f} events/block")
         if name != base:
             costs = [100 * (1 - m["rps"] / b["rps"]) for m, b in zip(runs[name], runs[base], strict=True)]
             line += (f" | cost against {base}: {statistics.median(costs):.1f} % "

@@ -95,9 +95,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.pool = await create_pool(url, settings.db_pool_min, settings.db_pool_max)
         # Issue 4: one policy point in the repository; read audits go through their own small pool so a
         # saturated request pool can never block the audit writer.
-        audit_pool = await create_pool(url, 1, 2)
+        # "commit": the audit's sessions commit without waiting for the WAL flush (PostgreSQL's asynchronous
+        # commit, wal-async-commit.html: "the maximum delay is three times wal_writer_delay").
+        lazy = {"synchronous_commit": "off"} if settings.audit_reads == "commit" else None
+        audit_pool = await create_pool(url, 1, 2, name="benhan-audit", settings=lazy)
         access = AccessControl(load_config(settings.access_policy_file))
-        audit_log = AuditLog(audit_pool, wait=settings.audit_reads == "wait")
+        audit_log = AuditLog(audit_pool, wait=settings.audit_reads != "batch")
         read_audit = audit_log if settings.audit_enabled else None  # off: benchmarks only (settings)
         app.state.repo = PgRepository(app.state.pool, access=access, audit=read_audit)
         app.state.auth = Authenticator(

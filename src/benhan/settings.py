@@ -37,10 +37,12 @@ class Settings(BaseSettings):
     require_if_match: bool = False
     #: a province's overrides of the default access policy (docs/security.md)
     access_policy_file: Path | None = None
-    #: read/search audit: "wait" (each response waits for the group commit of its audit record: nothing is lost
-    #: even if the process dies — issue 4: "audit of reads must never be lost") or "batch" (queued, flushed
-    #: every 100 ms and on shutdown: cheaper, but a crash loses the last 100 ms of reads) — docs/security.md
-    audit_reads: Literal["batch", "wait"] = "wait"
+    #: read/search audit (docs/security.md): "wait" (each response waits for the group commit of its audit
+    #: record, flushed to disk: nothing is lost even if the process or the database's host dies — issue 4:
+    #: "audit of reads must never be lost"); "commit" (each response waits for the commit, not for its WAL
+    #: flush: a crash of benhan loses nothing, a crash of the database's host the last ≤ 3 × wal_writer_delay);
+    #: "batch" (queued, flushed every 100 ms and on shutdown: a crash of benhan loses the last 100 ms of reads)
+    audit_reads: Literal["batch", "commit", "wait"] = "wait"
     #: False only to measure the audit's cost (bench/, issue 8): reads and searches are then not audited
     #: (writes always are).  Refused in production mode.
     audit_enabled: bool = True

@@ -10,9 +10,11 @@ import asyncpg
 import httpx
 import orjson
 import pytest
-from tests.integration.access_support import FJ, audit_rows, observation, patient
+from tests.conftest import make_settings
+from tests.integration.access_support import FJ, audit_rows, observation, patient, system_token
 from typer.testing import CliRunner
 
+from benhan.app import create_app
 from benhan.fhir.storage.content import pack
 from benhan.fhir.storage.pg.audit import block_events
 from benhan.fhir.storage.pg.audit_trail import verify
@@ -235,3 +237,24 @@ async def test_reports_who_viewed_and_auditor_search(client: httpx.AsyncClient, 
         assert len(reads) == 1
         assert reads[0].client_id is not None
         assert not await search_audit(conn, AuditFilter(patient_id=pid, break_glass=True))
+
+
+@pytest.mark.parametrize(("mode", "flush"), [("wait", "on"), ("commit", "off")])
+async def test_a_read_answers_after_its_audit_commit_flushed_or_not(db: asyncpg.Pool, database_url: str,
+                                                                    mode: str, flush: str) -> None:
+    """``BENHAN_AUDIT_READS``: in both modes the record is committed before the answer; ``wait`` also waits for
+    its WAL flush (the audit's sessions keep ``synchronous_commit = on``), ``commit`` does not (``off``)."""
+    application = create_app(make_settings(audit_reads=mode), database_url=database_url)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        headers = {"Authorization": f"Bearer {await system_token(db)}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as client:
+            pid = (await client.post("/fhir/Patient", json=patient(), headers=FJ)).json()["id"]
+            assert (await client.get(f"/fhir/Patient/{pid}")).status_code == 200
+            assert [r["patient_id"] for r in await audit_rows(db, action="read")] == [pid]  # no wait, no retry
+            audit_pool = application.state.repo.audit.pool
+            async with audit_pool.acquire() as conn:
+                assert await conn.fetchval("SHOW synchronous_commit") == flush
+                assert await conn.fetchval("SHOW application_name") == "benhan-audit"
+            async with application.state.pool.acquire() as conn:  # the requests' sessions: durable commits
+                assert await conn.fetchval("SHOW synchronous_commit") == "on"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench.ab import AUDIT_OFF, default_arms, parse_arm, rotation
+from bench.ab import AUDIT_OFF, _pg_kind, default_arms, parse_arm, rotation
 
 
 def test_an_arm_is_a_name_and_its_settings() -> None:
@@ -32,3 +32,16 @@ def test_each_round_starts_one_arm_later() -> None:
     names = ["a", "b", "c"]
     assert [rotation(names, r) for r in range(4)] == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"],
                                                       ["a", "b", "c"]]
+
+
+@pytest.mark.parametrize(("title", "app", "kind"), [
+    ("postgres: bench bench_1 127.0.0.1(5123) idle", "benhan-audit", "audit"),
+    ("postgres: bench bench_1 127.0.0.1(5124) SELECT", "benhan", "requests"),
+    ("postgres: 15/main: walwriter ", None, "walwriter"),
+    ("postgres: autovacuum worker bench_1", None, "autovacuum"),
+    ("postgres: checkpointer ", None, "checkpointer"),
+    ("postgres: background writer ", None, "other"),
+])
+def test_postgres_processes_are_told_apart_by_title_and_application_name(title: str, app: str | None,
+                                                                         kind: str) -> None:
+    assert _pg_kind(title, app) == kind

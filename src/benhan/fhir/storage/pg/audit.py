@@ -4,9 +4,10 @@
   ``audit_log``), so a write and its audit record commit together or not at all.
 - Reads, searches and denials are audited through :class:`AuditLog`: a group commit where each request
   waits until the batch holding its record is committed (``wait=True``, the default: nothing is lost even if
-  the process dies, at a throughput cost: docs/security.md); or an in-process queue flushed every 100 ms
-  (and on shutdown), retried until stored (``wait=False``).  A batch is one block (:func:`append_block`: a
-  row of ``audit_block``).
+  the process dies, at a throughput cost: docs/security.md; whether "committed" includes the WAL flush is
+  the pool's sessions' ``synchronous_commit``, off in ``BENHAN_AUDIT_READS=commit``: app.py); or an
+  in-process queue flushed every 100 ms (and on shutdown), retried until stored (``wait=False``).  A batch
+  is one block (:func:`append_block`: a row of ``audit_block``).
 - ``audit_event`` (a view) shows rows and blocks' events alike.
 - Reading it back (the events' JSON, ``audit verify``): ``storage/pg/audit_trail.py``.
 """
