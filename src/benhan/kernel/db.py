@@ -149,10 +149,10 @@ async def search_connection(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
 async def create_pool(url: str, min_size: int = 2, max_size: int = 10, *, name: str = "benhan",
                       settings: dict[str, str] | None = None) -> asyncpg.Pool:
     """A pool of at most ``max_size`` connections whose sessions show as ``name`` (``application_name``: in
-    ``pg_stat_activity``) and start with ``settings`` (PostgreSQL parameters), kept open while idle: asyncpg's
-    idle timeout
-    (``max_inactive_connection_lifetime``) arms a timer on every release and cancels it on every acquire,
-    5-10 us of CPU per request on a slow 2-core VM, to close connections that a bounded pool may keep."""
+    ``pg_stat_activity``) and start with ``settings`` (PostgreSQL parameters), kept open while idle:
+    asyncpg's idle timeout (``max_inactive_connection_lifetime``) arms a timer on every release and cancels it
+    on every acquire, 5-10 us of CPU per request on a slow 2-core VM, to close connections that a bounded pool
+    may keep."""
     pool = await asyncpg.create_pool(
         url, min_size=min_size, max_size=max_size, statement_cache_size=500, reset=_keep_session,
         setup=_plain_session, connection_class=PooledConnection, max_inactive_connection_lifetime=0,
