@@ -38,7 +38,7 @@ from typing import Any
 import asyncpg
 
 from bench import pg
-from bench.loadgen import _children
+from bench.loadgen import children
 from bench.run import ROOT, Bench, Mode
 from bench.server import BenhanServer, ServerConfig, cpu_seconds
 
@@ -117,7 +117,7 @@ def _snapshot(url: str, postmaster: int | None) -> tuple[int, int, int, dict[str
     kinds = dict.fromkeys(PG_KINDS, 0.0)
     if postmaster is not None:
         kinds["other"] += cpu_seconds([postmaster], reaped=postmaster)
-        for pid in _children(postmaster):
+        for pid in children(postmaster):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             except OSError:

@@ -41,7 +41,8 @@ def percentiles(values: list[int]) -> dict[str, float]:
             "mean": sum(ordered) / len(ordered) / 1e6}
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
+    """The process ids whose parent is ``pid`` (PostgreSQL's postmaster: its backends and helpers)."""
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
 
@@ -74,7 +75,7 @@ class CpuMeter:
         self.postmaster = postmaster
 
     def _pg_pids(self) -> list[int]:
-        return [self.postmaster, *_children(self.postmaster)] if self.postmaster else []
+        return [self.postmaster, *children(self.postmaster)] if self.postmaster else []
 
     def snapshot(self) -> dict[str, float]:
         """Cumulative CPU seconds: server, postgres, client, and each server process."""
