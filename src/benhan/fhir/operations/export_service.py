@@ -121,6 +121,12 @@ class ExportService:
         try:
             for done, type_ in enumerate(plan.types):
                 total += await self._export_type(ctx, plan, type_, patients, f"{done}/{len(plan.types)} types")
+            # Audited before the job shows as complete: no manifest without its audit record (issue 4), and a
+            # client that sees the manifest finds the record too.
+            await self.reader.record_audit(ctx, AuditInfo(
+                "export", query=f"$export?{plan.query}", returned=tuple(f"Patient/{p}" for p in sorted(patients)),
+                detail=f"job {plan.job_id}: {total} resources of {len(plan.types)} types, {len(patients)} patients"
+                       + (", de-identified (pseudonymised)" if plan.deidentified else "")))
             await self.jobs.finish(plan.job_id, None)
         except _Cancelled:
             return
@@ -131,11 +137,6 @@ class ExportService:
             log.exception("bulk export failed", extra={"job": plan.job_id})
             code = exc.error.code if isinstance(exc, BenhanError) else ErrorCode.INTERNAL.code
             await self.jobs.finish(plan.job_id, f"{code}: the export failed; it has been logged")
-            return
-        await self.reader.record_audit(ctx, AuditInfo(
-            "export", query=f"$export?{plan.query}", returned=tuple(f"Patient/{p}" for p in sorted(patients)),
-            detail=f"job {plan.job_id}: {total} resources of {len(plan.types)} types, {len(patients)} patients"
-                   + (", de-identified (pseudonymised)" if plan.deidentified else "")))
 
     async def _export_type(self, ctx: RequestContext, plan: _Plan, type_: str, patients: set[str],
                            progress: str) -> int:
