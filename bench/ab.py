@@ -5,8 +5,9 @@
         --arm wait: --arm commit:BENHAN_AUDIT_READS=commit --arm other:PYTHONPATH=/path/to/other/checkout/src
 
 Loads a small database once (as ``bench.profile`` does), starts one server per arm (uvicorn with ``--workers``
-processes, one by default), and then, round after round, drives reads by id at each of them in turn for a few
-seconds from the separate load process (the order rotates every round).  The virtual machines this runs on
+processes, one by default), and then, round after round, drives reads by id (``--workload crud``: the CRUD mix;
+``create``: single creates) at each of them in turn for a few seconds from the separate load process (the order
+rotates every round).  The virtual machines this runs on
 change speed by a third within minutes; short bursts, interleaved, let each round compare the arms under the
 same conditions.  Prints each burst (reads/s, the server's and PostgreSQL's CPU per read, PostgreSQL's split by
 kind of process — the requests' backends, the audit's (``application_name`` ``benhan-audit``), the WAL writer,
@@ -42,6 +43,7 @@ from bench.loadgen import children
 from bench.run import ROOT, Bench, Mode
 from bench.server import BenhanServer, ServerConfig, cpu_seconds
 
+WHAT = {"get": "reads by id", "crud": "CRUD mix requests", "create": "creates"}
 TEST_MODE = {"BENHAN_MODE": "test"}  # as bench.run's audit on/off phase: production refuses audit off
 AUDIT_OFF = {"BENHAN_AUDIT_ENABLED": "false"}
 
@@ -126,9 +128,10 @@ def _snapshot(url: str, postmaster: int | None) -> tuple[int, int, int, dict[str
     return blocks, events, syncs, kinds
 
 
-def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float) -> dict[str, Any]:
+def measure(bench: Bench, srv: BenhanServer, concurrency: int, seconds: float, workload: str = "get") -> dict[str, Any]:
     before = _snapshot(bench.url, bench.postmaster)
-    res = bench.load(srv, "get", (concurrency,), seconds, params=bench.read_params(), warmup=0.5)
+    params = bench.read_params() if workload == "get" else None
+    res = bench.load(srv, workload, (concurrency,), seconds, params=params, warmup=0.5)
     after = _snapshot(bench.url, bench.postmaster)
     level = res["levels"][0]
     cpu, n = level["cpu_seconds"], level["requests"]
@@ -154,6 +157,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workload", choices=["get", "crud", "create"], default="get",
+                        help="reads by id (default), the CRUD mix, or single creates (bench/workloads.py)")
     args = parser.parse_args()
     if args.arm:
         parsed = [parse_arm(a) for a in args.arm]
@@ -177,7 +182,7 @@ def main() -> int:
             servers[name] = stack.enter_context(srv)
         for r in range(args.rounds):
             for name in rotation(names, r):
-                m = measure(bench, servers[name], args.concurrency, args.seconds)
+                m = measure(bench, servers[name], args.concurrency, args.seconds, args.workload)
                 runs[name].append(m)
                 print(f"round {r + 1:2d} {name:>12s}: {m['rps']:7.0f}/s  server {m['server_us']:6.1f} µs  postgres "
                       f"{m['pg_us']:6.1f} µs  {m['events_per_block']:5.1f} events/block"
@@ -186,7 +191,7 @@ def main() -> int:
                          if len(m["processes"]) > 1 else "")
                       + "  [postgres by kind: " + ", ".join(f"{k} {v:.1f}" for k, v in m["pg_kinds"].items()) + "]",
                       flush=True)
-    print(f"\nmedians of {args.rounds} rounds, reads by id @{args.concurrency}, {args.seconds:g}-s bursts, "
+    print(f"\nmedians of {args.rounds} rounds, {WHAT[args.workload]} @{args.concurrency}, {args.seconds:g}-s bursts, "
           f"uvicorn×{args.workers}")
     for name, env, base in arms:
         med = {k: statistics.median(m[k] for m in runs[name])
