@@ -1,0 +1,42 @@
+"""The write statements of storage/pg/index.py name only the index tables a create fills (no database)."""
+
+from __future__ import annotations
+
+import re
+
+from benhan.fhir.search.extract import extract
+from benhan.fhir.storage.pg import index
+
+
+def _inserted_tables(sql: str) -> set[str]:
+    return set(re.findall(r"INSERT INTO (sp_\w+)", sql))
+
+
+def test_filled_tables_are_the_tables_with_rows() -> None:
+    patient = extract("Patient", {"resourceType": "Patient", "id": "p1", "gender": "female",
+                                  "name": [{"family": "Nguyễn"}], "birthDate": "1980-01-02"})
+    filled = index.filled_tables([patient])
+    assert {"sp_string", "sp_token", "sp_date", "sp_text"} <= filled
+    assert "sp_quantity" not in filled  # a Patient has no quantity
+    assert "sp_number" not in filled  # nor number
+    vital = extract("Observation", {"resourceType": "Observation", "id": "o1", "status": "final",
+                                    "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+                                    "valueQuantity": {"value": 72, "unit": "/min",
+                                                      "system": "http://unitsofmeasure.org", "code": "/min"}})
+    assert "sp_quantity" in index.filled_tables([vital])
+    assert index.filled_tables([patient, vital]) == index.filled_tables([patient]) | index.filled_tables([vital])
+    assert index.filled_tables([]) == frozenset()
+
+
+def test_a_create_statement_inserts_into_the_filled_tables_only() -> None:
+    variants = [(t, a) for t in (frozenset({"sp_string", "sp_token"}), frozenset({"sp_text"}), frozenset())
+                for a in (False, True)]
+    for tables, audited in variants:
+        sql = index._create_sql(tables, audited=audited)
+        assert _inserted_tables(sql) == set(tables)
+        # every parameter is still used, so one argument list fits every variant
+        assert {int(n) for n in re.findall(r"\$(\d+)", sql)} == set(range(1, (14 if audited else 10) + 1))
+    tables = frozenset({"sp_string", "sp_token"})
+    everything = frozenset(index.INDEX_TABLES)
+    assert _inserted_tables(index._create_sql(everything)) == set(everything)
+    assert index._create_sql(tables) is index._create_sql(tables)  # built once per set
