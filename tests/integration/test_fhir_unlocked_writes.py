@@ -92,3 +92,60 @@ async def test_update_and_delete_race_leaves_consistent_versions(db: asyncpg.Poo
     assert version == 3
     assert history == [1, 2]
     assert (tokens == 0) == deleted  # a deleted resource has no index rows; an updated one has its own
+
+
+async def test_concurrent_single_writes_each_chain_one_record(database_url: str, db: asyncpg.Pool) -> None:
+    """A single create, update or delete appends its one audit record in its own statement
+    (``benhan_audit_append_rows``): under concurrency every write has exactly one record, writers spread over
+    the free heads, and every chain verifies."""
+    from benhan.fhir.storage.pg import audit_trail
+
+    async with db.acquire() as conn:  # the heads the migrations create (the tests' reset empties the table)
+        await conn.execute("INSERT INTO audit_head SELECT c, 0, benhan_audit_genesis(c) FROM generate_series(0, 31) c")
+    wide = await asyncpg.create_pool(database_url, min_size=1, max_size=20)
+    log = AuditLog(wide)
+    repo = PgRepository(wide, access=AccessControl(), audit=log)
+    try:
+        created = await asyncio.gather(*(repo.create(CLIENT, {"resourceType": "Patient", "gender": "male"})
+                                         for _ in range(60)))
+        ids = [w.resource.id for w in created]
+        await asyncio.gather(*(repo.update(CLIENT, "Patient", i, {"resourceType": "Patient", "id": i,
+                                                                  "gender": "female"}) for i in ids))
+        await asyncio.gather(*(repo.delete(CLIENT, "Patient", i) for i in ids[:30]))
+    finally:
+        await log.close()
+        await wide.close()
+    async with db.acquire() as conn:
+        actions = dict(await conn.fetch("SELECT action, count(*) FROM audit_log GROUP BY action"))
+        chains = await conn.fetchval("SELECT count(DISTINCT chain) FROM audit_log")
+        result = await audit_trail.verify(conn)
+    assert actions == {"create": 60, "update": 60, "delete": 30}
+    assert chains > 1  # concurrent writers took other free heads
+    assert result.ok, result
+
+
+async def test_a_write_waits_for_a_head_when_every_head_is_held(db: asyncpg.Pool, audited: PgRepository) -> None:
+    """With all 32 writers' heads held, a write's append waits for the head it names; nothing is written
+    without its record, and the record chains once the head is free."""
+    from benhan.fhir.storage.pg import audit_trail
+
+    async with db.acquire() as conn:  # the heads the migrations create (the tests' reset empties the table)
+        await conn.execute("INSERT INTO audit_head SELECT c, 0, benhan_audit_genesis(c) FROM generate_series(0, 31) c")
+    holder = await db.acquire()
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute("SELECT chain FROM audit_head WHERE chain < 32 FOR UPDATE")
+        write = asyncio.create_task(audited.create(CLIENT, {"resourceType": "Patient", "gender": "other"}))
+        await asyncio.sleep(0.5)
+        assert not write.done()  # waiting for a head
+        async with db.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM resource WHERE type = 'Patient'") == 0
+        await tx.rollback()
+        written = await asyncio.wait_for(write, 10)
+    finally:
+        await db.release(holder)
+    async with db.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'create' AND $1 = ANY(entity)",
+                                   f"Patient/{written.resource.id}") == 1
+        assert (await audit_trail.verify(conn)).ok
