@@ -40,3 +40,16 @@ def test_a_create_statement_inserts_into_the_filled_tables_only() -> None:
     everything = frozenset(index.INDEX_TABLES)
     assert _inserted_tables(index._create_sql(everything)) == set(everything)
     assert index._create_sql(tables) is index._create_sql(tables)  # built once per set
+
+
+def test_an_update_statement_deletes_from_every_table_and_inserts_into_the_filled_ones() -> None:
+    """The old version's rows go from all eight tables (which it filled is not known); the new rows are
+    inserted only where the new version has some; every parameter is used in every variant."""
+    for tables in (frozenset({"sp_token", "sp_date"}), frozenset({"sp_text"}), frozenset()):
+        for audited in (False, True):
+            for gated in (False, True):
+                sql = index._supersede_sql(tables, audited=audited, gated=gated)
+                assert set(re.findall(r"DELETE FROM (sp_\w+)", sql)) == set(index.INDEX_TABLES)
+                assert _inserted_tables(sql) == set(tables)
+                last = 10 + (3 if audited else 0) + (1 if gated else 0)
+                assert {int(n) for n in re.findall(r"\$(\d+)", sql)} == set(range(1, last + 1))

@@ -74,25 +74,33 @@ def rows_json(groups: Sequence[Collection[tuple[Any, ...]]]) -> str:
     return orjson.dumps([list(g) for g in groups], default=_json_default).decode()
 
 
-def _write_ctes(*, gated: bool = False) -> tuple[list[str], int]:
-    """The CTEs that replace the index rows of ``$1`` and the next free parameter number; ``gated``: every
-    write happens only if the CTE ``g`` (:func:`_gate_cte`) found the version it expects."""
+def _write_ctes(tables: frozenset[str], *, gated: bool = False) -> tuple[list[str], int]:
+    """The CTEs that replace the index rows of ``$1`` and the next free parameter number: the old rows go
+    from every table (which tables the old version filled is not known here; a DELETE opens only its table
+    and the index it scans), the new ones are inserted into ``tables`` only (:func:`filled_tables` of the new
+    version: an INSERT opens every index of its table, see :func:`_create_sql`).  ``gated``: every write
+    happens only if the CTE ``g`` (:func:`_gate_cte`) found the version it expects."""
     rid = "(SELECT rid FROM g)" if gated else "$1"
     gate = " AND EXISTS (SELECT 1 FROM g)" if gated else ""
     ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES if t != "sp_text"]
     for g, (table, cols, types) in enumerate(_LAYOUT):
+        if table not in tables:
+            continue
         where = f" WHERE true{gate}" if gated else ""
         ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT $1, {_casts(types)}"
                     f" FROM jsonb_array_elements($2::jsonb -> {g}) AS e{where})")
+    if not tables.intersection(t for t, _c, _t in _LAYOUT):
+        ctes.append("i_none AS (SELECT $2::jsonb)")  # every parameter is used (PostgreSQL infers their types)
     n = 3
     # sp_text has one row per resource, and none when there is no text: upsert or delete.
     narrative, content = f"${n}::text", f"${n + 1}::text"
     ctes.append(f"d_sp_text AS (DELETE FROM sp_text WHERE rid = {rid} AND {narrative} = '' AND {content} = '')")
-    ctes.append(
-        f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
-        f"{_TSV.format(content)} WHERE ({narrative} <> '' OR {content} <> ''){gate} ON CONFLICT (rid) DO UPDATE "
-        f"SET narrative = excluded.narrative, content = excluded.content)"
-    )
+    if "sp_text" in tables:
+        ctes.append(
+            f"i_sp_text AS (INSERT INTO sp_text (rid, narrative, content) SELECT $1, {_TSV.format(narrative)}, "
+            f"{_TSV.format(content)} WHERE ({narrative} <> '' OR {content} <> ''){gate} ON CONFLICT (rid) DO UPDATE "
+            f"SET narrative = excluded.narrative, content = excluded.content)"
+        )
     return ctes, n + 2
 
 
@@ -140,8 +148,9 @@ def _finish(ctes: list[str], audit_at: int | None, gate_at: int | None) -> str:
     return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(reads)
 
 
-def _supersede_sql(*, audited: bool = False, gated: bool = False) -> str:
-    ctes, n = _write_ctes(gated=gated)
+@lru_cache(maxsize=512)
+def _supersede_sql(tables: frozenset[str], *, audited: bool = False, gated: bool = False) -> str:
+    ctes, n = _write_ctes(tables, gated=gated)
     ctes += _supersede_ctes(n, gated=gated)
     audit_at = n + 6 if audited else None
     return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else n + 6) if gated else None)
@@ -154,7 +163,6 @@ def _delete_sql(*, audited: bool = False, gated: bool = False) -> str:
     return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else 8) if gated else None)
 
 
-_SUPERSEDE_SQL = {(a, g): _supersede_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
 _DELETE_SQL = {(a, g): _delete_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
 
 
@@ -181,7 +189,8 @@ async def supersede(
         args += append_args(audit)
     if expected is not None:
         args.append(expected)
-    return bool(await conn.fetchval(_SUPERSEDE_SQL[audit is not None, expected is not None], *args))
+    sql = _supersede_sql(filled_tables((rows,)), audited=audit is not None, gated=expected is not None)
+    return bool(await conn.fetchval(sql, *args))
 
 
 async def supersede_deleted(
