@@ -18,6 +18,7 @@ from benhan.fhir.storage.access_types import (
     LEVEL_ASSIGNED,
     LEVEL_DEPARTMENT,
     LEVEL_FACILITY,
+    AuditRecord,
     CareRelation,
     Derived,
     Target,
@@ -25,6 +26,7 @@ from benhan.fhir.storage.access_types import (
     VisibilityRule,
 )
 from benhan.fhir.storage.content import unpack
+from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
 from benhan.kernel.db import Conn
 
 _FACTS = """
@@ -212,29 +214,41 @@ async def visible_rids(conn: Conn, rids: list[int], vis: Visibility) -> set[int]
 
 
 # -- maintenance in the write transaction ------------------------------------------------------------
-async def maintain(conn: Conn, rid: int, derived: Derived, origin_facility: str | None, deleted: bool = False) -> None:
-    """Replace the access facts a resource contributes (care links, opt-outs, tree node); one round trip."""
+_WRITE_FACTS = """
+    WITH d1 AS (DELETE FROM care_relation WHERE source_rid = $1),
+         d2 AS (DELETE FROM consent_block WHERE source_rid = $1),
+         d3 AS (DELETE FROM org_unit WHERE rid = $1 AND $7::text IS NULL),
+         og AS (INSERT INTO resource_origin SELECT $1, $10 WHERE $10::text IS NOT NULL ON CONFLICT DO NOTHING),
+         u AS (INSERT INTO org_unit (id, kind, parent_id, rid) SELECT $7, $8, $9, $1 WHERE $7::text IS NOT NULL
+               ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id, rid = $1),
+         b AS (INSERT INTO consent_block SELECT $1, p, f FROM unnest($5::text[], $6::text[]) AS t(p, f))"""
+_CARE = """
+    INSERT INTO care_relation (source_rid, patient_id, facility_id, department_id, practitioner_id)
+    SELECT $1, t.p, CASE WHEN o.kind = 'department' THEN o.parent_id ELSE t.org END,
+           CASE WHEN o.kind = 'department' THEN t.org END, t.pr
+    FROM unnest($2::text[], $3::text[], $4::text[]) AS t(p, org, pr)
+    LEFT JOIN org_unit o ON o.id = t.org"""
+_MAINTAIN = _WRITE_FACTS + _CARE
+#: the same and the write's audit records (``$11..$13``, :func:`.audit.append_args`) in one statement
+_MAINTAIN_AUDITED = (
+    f"{_WRITE_FACTS},\n         c AS ({_CARE})\n    SELECT benhan_audit_append_rows("
+    + ", ".join(f"${11 + i}::{t}" for i, t in enumerate(APPEND_TYPES)) + ")"
+)
+
+
+async def maintain(conn: Conn, rid: int, derived: Derived, origin_facility: str | None, deleted: bool = False, *,
+                   audit: list[AuditRecord] | None = None) -> None:
+    """Replace the access facts a resource contributes (care links, opt-outs, tree node), and append
+    ``audit`` (the write's records) in the same statement: one round trip."""
     care = [] if deleted else list(derived.care)
     blocks = [] if deleted else list(derived.consent_blocks)
     org = None if deleted else derived.org
     await conn.execute(
-        """
-        WITH d1 AS (DELETE FROM care_relation WHERE source_rid = $1),
-             d2 AS (DELETE FROM consent_block WHERE source_rid = $1),
-             d3 AS (DELETE FROM org_unit WHERE rid = $1 AND $7::text IS NULL),
-             og AS (INSERT INTO resource_origin SELECT $1, $10 WHERE $10::text IS NOT NULL ON CONFLICT DO NOTHING),
-             u AS (INSERT INTO org_unit (id, kind, parent_id, rid) SELECT $7, $8, $9, $1 WHERE $7::text IS NOT NULL
-                   ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id, rid = $1),
-             b AS (INSERT INTO consent_block SELECT $1, p, f FROM unnest($5::text[], $6::text[]) AS t(p, f))
-        INSERT INTO care_relation (source_rid, patient_id, facility_id, department_id, practitioner_id)
-        SELECT $1, t.p, CASE WHEN o.kind = 'department' THEN o.parent_id ELSE t.org END,
-               CASE WHEN o.kind = 'department' THEN t.org END, t.pr
-        FROM unnest($2::text[], $3::text[], $4::text[]) AS t(p, org, pr)
-        LEFT JOIN org_unit o ON o.id = t.org
-        """,
+        _MAINTAIN_AUDITED if audit else _MAINTAIN,
         rid, [c.patient_id for c in care], [c.organization_id for c in care], [c.practitioner_id for c in care],
         [b[0] for b in blocks], [b[1] for b in blocks],
         org.id if org else None, org.kind if org else None, org.parent_id if org else None, origin_facility,
+        *(append_args(audit) if audit else ()),
     )
 
 

@@ -165,14 +165,14 @@ class Guard:
             return
         derived = self.access.derive(stored) if stored is not None else Derived()
         origin = ctx.facility_id if ctx is not None and action == "create" else None
-        if type_ in FACT_TYPES or origin:
-            await access_sql.maintain(conn, rid, derived, origin, deleted=stored is None)
-        if ctx is None:
-            return
-        record = self._write_record(ctx, action, type_, id_, version, stored)
-        if self.pending is not None:
+        record = self._write_record(ctx, action, type_, id_, version, stored) if ctx is not None else None
+        if record is not None and self.pending is not None:
             self.pending.append(record)
-        else:
+            record = None  # appended with the unit of work's other records
+        if type_ in FACT_TYPES or origin:  # the facts and the record in one statement
+            await access_sql.maintain(conn, rid, derived, origin, deleted=stored is None,
+                                      audit=[record] if record is not None else None)
+        elif record is not None:
             await append(conn, [record])
 
     def inline_create(self, ctx: RequestContext, type_: str, id_: str, stored: JsonObj) -> tuple[str | None,
