@@ -170,8 +170,6 @@ def _groups(rows: IndexRows) -> tuple[Collection[tuple[Any, ...]], ...]:
     return (rows.strings, rows.token_rows(), rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
 
 
-def _arguments(rows: IndexRows) -> list[Any]:
-    return [rows_json(_groups(rows)), rows.narrative, rows.content[:_CONTENT_LIMIT]]
 
 
 async def supersede(
@@ -183,13 +181,14 @@ async def supersede(
     records if given: one round trip.  ``expected``: write only if ``rid`` is still at that version (no lock
     held since it was read); False when it was not, and nothing was written."""
     rows = extract(resource_type, resource)
-    args = [rid, *_arguments(rows), version, when, False, patient_id, pack(content, resource_type),
-            sort_date(resource_type, rows)]
+    groups = _groups(rows)
+    args = [rid, rows_json(groups), rows.narrative, rows.content[:_CONTENT_LIMIT], version, when, False, patient_id,
+            pack(content, resource_type), sort_date(resource_type, rows)]
     if audit is not None:
         args += append_args(audit)
     if expected is not None:
         args.append(expected)
-    sql = _supersede_sql(filled_tables((rows,)), audited=audit is not None, gated=expected is not None)
+    sql = _supersede_sql(filled_tables([rows], [groups]), audited=audit is not None, gated=expected is not None)
     return bool(await conn.fetchval(sql, *args))
 
 
@@ -284,11 +283,13 @@ def _create_sql(tables: frozenset[str], *, audited: bool = False) -> str:
     return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r CROSS JOIN au"
 
 
-def filled_tables(rows: Iterable[IndexRows]) -> frozenset[str]:
-    """The index tables that ``rows`` put at least one row in."""
+def filled_tables(rows: Iterable[IndexRows], groups: Iterable[Sequence[Collection[Any]]] | None = None,
+                  ) -> frozenset[str]:
+    """The index tables that ``rows`` put at least one row in (``groups``: their :func:`_groups`, if made)."""
     filled: set[str] = set()
-    for r in rows:
-        filled.update(table for (table, _c, _t), group in zip(_LAYOUT, _groups(r), strict=True) if group)
+    rows = list(rows)
+    for r, gs in zip(rows, groups if groups is not None else map(_groups, rows), strict=True):
+        filled.update(table for (table, _c, _t), group in zip(_LAYOUT, gs, strict=True) if group)
         if r.narrative or r.content:
             filled.add("sp_text")
     return frozenset(filled)
@@ -339,6 +340,7 @@ async def insert_new(
     if audit is not None:
         args.append(origin)
         args.extend(append_args(audit))
-    found = await conn.fetch(_create_sql(filled_tables(r.rows for r in new), audited=audit is not None), *args)
+    tables = filled_tables([r.rows for r in new], groups)
+    found = await conn.fetch(_create_sql(tables, audited=audit is not None), *args)
     rid_of = {(row["type"], row["id"]): row["rid"] for row in found}
     return [rid_of[(r.type, r.id)] for r in new]
