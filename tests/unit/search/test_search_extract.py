@@ -256,3 +256,27 @@ def test_content_is_the_text_not_ids_timestamps_or_base64() -> None:
     assert {"tom", "tat", "ra", "vien", "giay", "current", "text", "plain"} <= set(words)
     for noise in ("xk2abc", "3", "2026", "071z", "synthetic", "vmozbsb04bqvdA".lower()):
         assert noise not in words, noise
+
+
+def test_deceased_is_compiled_and_agrees_with_fhirpathpy() -> None:
+    """R4 Patient-deceased, ``Patient.deceased.exists() and Patient.deceased != false``, runs without
+    fhirpathpy and selects what fhirpathpy selects: ``false`` when absent, so ``deceased=false`` finds the
+    living."""
+    from benhan.fhir.search import paths
+
+    expression = "Patient.deceased.exists() and Patient.deceased != false"
+    native = compile_expression(expression, "Patient")
+    reference = paths._fhirpath_walker(expression)
+    assert native.__qualname__.startswith("_exists_not_false")
+    cases: list[dict[str, Any]] = [
+        {}, {"deceasedBoolean": False}, {"deceasedBoolean": True}, {"deceasedDateTime": "2026-11-01T08:00:00+07:00"},
+        {"gender": "male", "name": [{"family": "Trần"}]},
+    ]
+    for extra in cases:
+        patient = {"resourceType": "Patient", "id": "p", **extra}
+        assert native(patient) == reference(patient), extra
+    assert [v for v, _t in native({"resourceType": "Patient"})] == [False]
+    assert [v for v, _t in native({"resourceType": "Patient", "deceasedDateTime": "2026"})] == [True]
+    pid = _pid("Patient", "deceased")
+    tokens = extract("Patient", {"resourceType": "Patient", "id": "p"}).tokens
+    assert (pid, 0, "false") in tokens

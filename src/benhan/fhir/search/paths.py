@@ -180,6 +180,24 @@ def _fhirpath_walker(expression: str) -> Walker:
     return walk
 
 
+#: ``x.exists() and x != false`` (R4 Patient-deceased): true when ``x`` holds anything but the boolean false
+_EXISTS_NOT_FALSE = re.compile(r"^(.+)\.exists\(\) and \1 != false$")
+
+
+def _exists_not_false(inner: Walker) -> Walker:
+    """The value of ``x.exists() and x != false`` given the walker of ``x``, always one boolean (so, like the
+    fhirpathpy walker it replaces, ``false`` for a resource without ``x``; ~100 us less per Patient on a slow
+    2-core VM).  FHIRPath (fhirpath.html#and, #equality): ``exists()`` of an empty collection is false, and
+    ``false and {}`` is false; one item equals ``false`` only if it is the boolean false (a value of another
+    type is not equal); a collection of several items never equals a single item."""
+
+    def walk(resource: dict[str, Any]) -> list[Selected]:
+        got = inner(resource)
+        return [(len(got) > 1 or (len(got) == 1 and got[0][0] is not False), None)]
+
+    return walk
+
+
 #: A branch made of element names only, resolved at compile time (the element types are static):
 #: per level the (JSON key, type code, next level) variants; ``None`` as next level marks a selected element.
 _Trie = tuple[tuple[str, str, "_Trie | None"], ...]
@@ -223,6 +241,8 @@ def _walk_trie(value: dict[str, Any], trie: _Trie, out: list[Selected]) -> None:
 @cache
 def compile_expression(expression: str, resource_type: str) -> Walker:
     """Compile ``expression`` (a union of branches) for resources of ``resource_type``; cached."""
+    if m := _EXISTS_NOT_FALSE.match(expression):
+        return _exists_not_false(compile_expression(m.group(1), resource_type))
     node = MODEL.nodes[resource_type]
     compiled: list[list[_Step] | _Trie] = []
     fast: list[bool] = []
