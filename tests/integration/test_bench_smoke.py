@@ -63,3 +63,25 @@ def test_bench_smoke_runs_every_workload(tmp_path: Path) -> None:
     assert raw["bulk_copy"]["rows"] > 0
     assert result["machine"]["cores"] >= 1
     assert result["postgres"]["version"]
+
+
+@pytest.mark.db
+async def test_sql_costs_times_the_crud_mix_writes(db: object, database_url: str) -> None:
+    """``bench.sql_costs --writes``: the CRUD mix's creates, updates and deletes through the repository, each
+    timed on the backend (schedstat); every operation happened, and the trail of their audit records is whole."""
+    import asyncpg
+    from bench import sql_costs
+
+    from benhan.fhir.storage.pg import audit_trail
+
+    rows = await sql_costs.writes(database_url, 2)
+    assert [name.split()[0] for name, _wall, _cpu in rows] == ["create", "update", "delete"]
+    assert all(wall > 0 and cpu > 0 for _name, wall, cpu in rows)
+    conn = await asyncpg.connect(database_url)
+    try:
+        counts = dict(await conn.fetch("SELECT action, count(*) FROM audit_log GROUP BY action"))
+        assert counts == {"create": 22 * 9, "update": 22 * 9, "delete": 22 * 9}  # 20 warm-up + 2 timed iterations
+        assert await conn.fetchval("SELECT count(*) FROM resource WHERE NOT deleted") == 0
+        assert (await audit_trail.verify(conn)).ok
+    finally:
+        await conn.close()
