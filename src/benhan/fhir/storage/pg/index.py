@@ -74,6 +74,13 @@ def rows_json(groups: Sequence[Collection[tuple[Any, ...]]]) -> str:
     return orjson.dumps([list(g) for g in groups], default=_json_default).decode()
 
 
+def _uses(name: str, *params: str) -> str:
+    """A CTE that only names ``params``: a statement variant without the CTE that would use them must still
+    use every parameter, so that all variants take one argument list (PostgreSQL infers a parameter's type
+    from its use)."""
+    return f"{name} AS (SELECT {', '.join(params)})"
+
+
 def _write_ctes(tables: frozenset[str], *, gated: bool = False) -> tuple[list[str], int]:
     """The CTEs that replace the index rows of ``$1`` and the next free parameter number: the old rows go
     from every table (which tables the old version filled is not known here; a DELETE opens only its table
@@ -90,7 +97,7 @@ def _write_ctes(tables: frozenset[str], *, gated: bool = False) -> tuple[list[st
         ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT $1, {_casts(types)}"
                     f" FROM jsonb_array_elements($2::jsonb -> {g}) AS e{where})")
     if not tables.intersection(t for t, _c, _t in _LAYOUT):
-        ctes.append("i_none AS (SELECT $2::jsonb)")  # every parameter is used (PostgreSQL infers their types)
+        ctes.append(_uses("i_none", "$2::jsonb"))
     n = 3
     # sp_text has one row per resource, and none when there is no text: upsert or delete.
     narrative, content = f"${n}::text", f"${n + 1}::text"
@@ -261,7 +268,7 @@ def _create_sql(tables: frozenset[str], *, audited: bool = False) -> str:
             ctes.append(f"i_{table} AS (INSERT INTO {table} (rid, {cols}) SELECT k.rid, {_casts(types, 1)}"
                         f" FROM jsonb_array_elements($7::jsonb -> {g}) AS e JOIN k ON k.o = (e ->> 0)::int8)")
     if not tables.intersection(t for t, _c, _t in _LAYOUT):
-        ctes.append("i_none AS (SELECT $7::jsonb)")  # every parameter is used (PostgreSQL infers their types)
+        ctes.append(_uses("i_none", "$7::jsonb"))
     n = 8
     o, narrative, content = f"${n}::int4[]", f"${n + 1}::text[]", f"${n + 2}::text[]"
     if "sp_text" in tables:
@@ -270,8 +277,8 @@ def _create_sql(tables: frozenset[str], *, audited: bool = False) -> str:
             f"{_TSV.format('x.c')} FROM unnest({o}, {narrative}, {content}) AS x(o, n, c) JOIN k ON k.o = x.o "
             "WHERE x.n <> '' OR x.c <> '')"
         )
-    else:  # the parameters stay the same: a statement must use each (PostgreSQL infers their types)
-        ctes.append(f"i_sp_text AS (SELECT {o}, {narrative}, {content})")
+    else:
+        ctes.append(_uses("i_sp_text", o, narrative, content))
     if not audited:
         return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r"
     # A single create's other effects in the same statement: its origin facility (an access fact) and its
