@@ -214,42 +214,73 @@ async def visible_rids(conn: Conn, rids: list[int], vis: Visibility) -> set[int]
 
 
 # -- maintenance in the write transaction ------------------------------------------------------------
-_WRITE_FACTS = """
-    WITH d1 AS (DELETE FROM care_relation WHERE source_rid = $1),
-         d2 AS (DELETE FROM consent_block WHERE source_rid = $1),
-         d3 AS (DELETE FROM org_unit WHERE rid = $1 AND $7::text IS NULL),
-         og AS (INSERT INTO resource_origin SELECT $1, $10 WHERE $10::text IS NOT NULL ON CONFLICT DO NOTHING),
-         u AS (INSERT INTO org_unit (id, kind, parent_id, rid) SELECT $7, $8, $9, $1 WHERE $7::text IS NOT NULL
-               ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, parent_id = EXCLUDED.parent_id, rid = $1),
-         b AS (INSERT INTO consent_block SELECT $1, p, f FROM unnest($5::text[], $6::text[]) AS t(p, f))"""
-_CARE = """
-    INSERT INTO care_relation (source_rid, patient_id, facility_id, department_id, practitioner_id)
-    SELECT $1, t.p, CASE WHEN o.kind = 'department' THEN o.parent_id ELSE t.org END,
-           CASE WHEN o.kind = 'department' THEN t.org END, t.pr
-    FROM unnest($2::text[], $3::text[], $4::text[]) AS t(p, org, pr)
-    LEFT JOIN org_unit o ON o.id = t.org"""
-_MAINTAIN = _WRITE_FACTS + _CARE
-#: the same and the write's audit records (``$11..$13``, :func:`.audit.append_args`) in one statement
-_MAINTAIN_AUDITED = (
-    f"{_WRITE_FACTS},\n         c AS ({_CARE})\n    SELECT benhan_audit_append_rows("
-    + ", ".join(f"${11 + i}::{t}" for i, t in enumerate(APPEND_TYPES)) + ")"
-)
+#: how many parameters :func:`facts_ctes` takes (:func:`facts_args` gives them)
+FACT_PARAMS = 8
+
+
+def facts_ctes(n: int, rid: str = "$1", *, new: bool = False, gated: bool = False) -> list[str]:
+    """CTEs that replace the access facts (care links, Consent opt-outs, organisation tree node) the resource
+    ``rid`` (SQL) contributes with those of ``$n..$n+7`` (:func:`facts_args`), for a write statement.
+
+    ``new``: the resource has just been inserted by the same statement, so it has no facts to delete.
+    ``gated``: every part happens only if the statement's CTE ``g`` (``index._gate_cte``) found the version it
+    expected; the old facts are then those of ``g``'s row.  All CTEs see the snapshot from before the
+    statement: a department named by a care link resolves to its facility by the organisation tree as it was
+    (no resource both is a tree node and makes care links)."""
+    care_p, care_org, care_pr, block_p, block_f, org_id, org_kind, org_parent = (f"${n + i}" for i in range(8))
+    gate = " AND EXISTS (SELECT 1 FROM g)" if gated else ""
+    old = "(SELECT rid FROM g)" if gated else rid
+    ctes = [] if new else [
+        f"f_care_old AS (DELETE FROM care_relation WHERE source_rid = {old})",
+        f"f_block_old AS (DELETE FROM consent_block WHERE source_rid = {old})",
+        f"f_org_old AS (DELETE FROM org_unit WHERE rid = {old} AND {org_id}::text IS NULL)",
+    ]
+    return [
+        *ctes,
+        f"f_org AS (INSERT INTO org_unit (id, kind, parent_id, rid) SELECT {org_id}, {org_kind}, {org_parent}, {rid}"
+        f" WHERE {org_id}::text IS NOT NULL{gate} ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind,"
+        f" parent_id = EXCLUDED.parent_id, rid = EXCLUDED.rid)",
+        f"f_block AS (INSERT INTO consent_block (source_rid, patient_id, facility_id) SELECT {rid}, t.p, t.f"
+        f" FROM unnest({block_p}::text[], {block_f}::text[]) AS t(p, f) WHERE true{gate})",
+        "f_care AS (INSERT INTO care_relation (source_rid, patient_id, facility_id, department_id, practitioner_id)"
+        f" SELECT {rid}, t.p, CASE WHEN o.kind = 'department' THEN o.parent_id ELSE t.org END,"
+        " CASE WHEN o.kind = 'department' THEN t.org END, t.pr"
+        f" FROM unnest({care_p}::text[], {care_org}::text[], {care_pr}::text[]) AS t(p, org, pr)"
+        f" LEFT JOIN org_unit o ON o.id = t.org WHERE true{gate})",
+    ]
+
+
+def facts_args(derived: Derived, deleted: bool = False) -> list[Any]:
+    """The :data:`FACT_PARAMS` arguments of :func:`facts_ctes` for ``derived`` (none for a deletion)."""
+    care = [] if deleted else derived.care
+    blocks = [] if deleted else derived.consent_blocks
+    org = None if deleted else derived.org
+    return [[c.patient_id for c in care], [c.organization_id for c in care], [c.practitioner_id for c in care],
+            [b[0] for b in blocks], [b[1] for b in blocks],
+            org.id if org else None, org.kind if org else None, org.parent_id if org else None]
+
+
+def _maintain_sql(audited: bool) -> str:
+    """:func:`maintain`'s statement: the facts of ``$1`` (``$2..$9``), its origin facility (``$10``) and, when
+    ``audited``, the write's audit records (``$11..$13``, :func:`.audit.append_args`)."""
+    ctes = [*facts_ctes(2),
+            "og AS (INSERT INTO resource_origin SELECT $1, $10 WHERE $10::text IS NOT NULL ON CONFLICT DO NOTHING)"]
+    if not audited:
+        return "WITH " + ",\n".join(ctes) + "\nSELECT 1"
+    call = ", ".join(f"${11 + i}::{t}" for i, t in enumerate(APPEND_TYPES))
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT benhan_audit_append_rows({call})"
+
+
+_MAINTAIN = {audited: _maintain_sql(audited) for audited in (False, True)}
 
 
 async def maintain(conn: Conn, rid: int, derived: Derived, origin_facility: str | None, deleted: bool = False, *,
                    audit: list[AuditRecord] | None = None) -> None:
     """Replace the access facts a resource contributes (care links, opt-outs, tree node), and append
-    ``audit`` (the write's records) in the same statement: one round trip."""
-    care = [] if deleted else list(derived.care)
-    blocks = [] if deleted else list(derived.consent_blocks)
-    org = None if deleted else derived.org
-    await conn.execute(
-        _MAINTAIN_AUDITED if audit else _MAINTAIN,
-        rid, [c.patient_id for c in care], [c.organization_id for c in care], [c.practitioner_id for c in care],
-        [b[0] for b in blocks], [b[1] for b in blocks],
-        org.id if org else None, org.kind if org else None, org.parent_id if org else None, origin_facility,
-        *(append_args(audit) if audit else ()),
-    )
+    ``audit`` (the write's records) in the same statement: one round trip.  (Single writes outside a unit of
+    work put the same CTEs in their write statement instead: ``index.supersede`` and ``insert_new``.)"""
+    await conn.execute(_MAINTAIN[bool(audit)], rid, *facts_args(derived, deleted), origin_facility,
+                       *(append_args(audit) if audit else ()))
 
 
 async def rebuild_facts(conn: Conn, derive: Callable[[dict[str, Any]], Derived], types: frozenset[str]) -> int:

@@ -175,24 +175,28 @@ class Guard:
         elif record is not None:
             await append(conn, [record])
 
-    def inline_create(self, ctx: RequestContext, type_: str, id_: str, stored: JsonObj) -> tuple[str | None,
-                                                                                            list[AuditRecord]]:
+    def inline_create(self, ctx: RequestContext, type_: str, id_: str, stored: JsonObj
+                      ) -> tuple[str | None, list[AuditRecord], Derived | None]:
         """What :meth:`written` would do for a create, as data for the INSERT statement itself: the origin
-        facility and the audit record.  Only for types whose writes maintain no other access facts
-        (callers check ``type_ not in FACT_TYPES``) and outside a unit of work (``pending`` is None)."""
-        assert type_ not in FACT_TYPES
+        facility, the audit record and, for the types that make them, the other access facts (None for the
+        rest).  Only outside a unit of work (``pending`` is None)."""
         assert self.pending is None
         if self.access is None:
-            return None, []
-        return ctx.facility_id, [self._write_record(ctx, "create", type_, id_, 1, stored)]
+            return None, [], None
+        facts = self.access.derive(stored) if type_ in FACT_TYPES else None
+        return ctx.facility_id, [self._write_record(ctx, "create", type_, id_, 1, stored)], facts
 
     def inline_audit(self, ctx: RequestContext | None, action: str, type_: str, id_: str, version: int,
-                     stored: JsonObj | None) -> list[AuditRecord] | None:
-        """An update's or delete's audit records, to append in its own statement; None when :meth:`written`
-        must run instead (access facts to maintain, a unit of work collecting records, no policy)."""
-        if self.access is None or ctx is None or self.pending is not None or type_ in FACT_TYPES:
+                     stored: JsonObj | None) -> tuple[list[AuditRecord], Derived | None] | None:
+        """An update's or delete's audit records, and the access facts it makes (for :data:`FACT_TYPES`; a
+        deletion's are none), to write in its own statement; None when :meth:`written` must run instead (a
+        unit of work collecting records, no policy)."""
+        if self.access is None or ctx is None or self.pending is not None:
             return None
-        return [self._write_record(ctx, action, type_, id_, version, stored)]
+        facts = None
+        if type_ in FACT_TYPES:
+            facts = self.access.derive(stored) if stored is not None else Derived()
+        return [self._write_record(ctx, action, type_, id_, version, stored)], facts
 
     def _write_record(self, ctx: RequestContext, action: str, type_: str, id_: str, version: int,
                       stored: JsonObj | None) -> AuditRecord:

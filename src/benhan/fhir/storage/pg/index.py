@@ -23,8 +23,9 @@ from benhan.fhir.search.compartment import patient_compartment
 from benhan.fhir.search.extract import extract
 from benhan.fhir.search.rows import IndexRows
 from benhan.fhir.search.sortdate import sort_date
-from benhan.fhir.storage.access_types import AuditRecord
+from benhan.fhir.storage.access_types import AuditRecord, Derived
 from benhan.fhir.storage.content import pack
+from benhan.fhir.storage.pg.access_sql import facts_args, facts_ctes
 from benhan.fhir.storage.pg.audit import APPEND_TYPES, append_args
 from benhan.fhir.storage.protocol import JsonObj
 from benhan.kernel.db import Conn
@@ -141,36 +142,38 @@ def _audit_cte(n: int, *, gated: bool = False) -> str:
     return f"au AS (SELECT benhan_audit_append_rows({args}) AS appended{where})"
 
 
-def _finish(ctes: list[str], audit_at: int | None, gate_at: int | None) -> str:
-    """The statement: its CTEs (with ``g`` first when gated) and a final SELECT that reads ``au`` (so the
-    audit append runs) and, when gated, says whether the gate let the write through (1) or not (0)."""
-    gated = gate_at is not None
-    if audit_at is not None:
-        ctes = [*ctes, _audit_cte(audit_at, gated=gated)]
-    if gate_at is not None:
-        ctes = [_gate_cte(gate_at), *ctes]
+def _finish(ctes: list[str], n: int, *, audited: bool, gated: bool, facts: bool) -> str:
+    """The statement: its CTEs, then, numbered from ``$n`` in this order, the parameters of the write's
+    audit records (``audited``), of the version the gate ``g`` expects (``gated``: ``g`` goes first) and of
+    its access facts (``facts``: :func:`.access_sql.facts_ctes`, for the types that make some); a final
+    SELECT reads ``au`` (so the audit append runs) and, when gated, says whether the gate let the write
+    through (1) or not (0)."""
+    if audited:
+        ctes = [*ctes, _audit_cte(n, gated=gated)]
+        n += len(APPEND_TYPES)
+    if gated:
+        ctes = [_gate_cte(n), *ctes]
+        n += 1
+    if facts:
+        ctes = [*ctes, *facts_ctes(n, gated=gated)]
     reads = ["(SELECT count(*) FROM g)" if gated else "1"]
-    if audit_at is not None:
+    if audited:
         reads.append("(SELECT count(*) FROM au)")
     return "WITH " + ",\n".join(ctes) + "\nSELECT " + ", ".join(reads)
 
 
 @lru_cache(maxsize=512)
-def _supersede_sql(tables: frozenset[str], *, audited: bool = False, gated: bool = False) -> str:
+def _supersede_sql(tables: frozenset[str], *, audited: bool = False, gated: bool = False, facts: bool = False) -> str:
     ctes, n = _write_ctes(tables, gated=gated)
     ctes += _supersede_ctes(n, gated=gated)
-    audit_at = n + 6 if audited else None
-    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else n + 6) if gated else None)
+    return _finish(ctes, n + 6, audited=audited, gated=gated, facts=facts)
 
 
-def _delete_sql(*, audited: bool = False, gated: bool = False) -> str:
+@lru_cache(maxsize=8)
+def _delete_sql(*, audited: bool = False, gated: bool = False, facts: bool = False) -> str:
     rid = "(SELECT rid FROM g)" if gated else "$1"
     ctes = [f"d_{t} AS (DELETE FROM {t} WHERE rid = {rid})" for t in INDEX_TABLES] + _supersede_ctes(2, gated=gated)
-    audit_at = 8 if audited else None
-    return _finish(ctes, audit_at, ((audit_at + len(APPEND_TYPES)) if audit_at else 8) if gated else None)
-
-
-_DELETE_SQL = {(a, g): _delete_sql(audited=a, gated=g) for a in (False, True) for g in (False, True)}
+    return _finish(ctes, 8, audited=audited, gated=gated, facts=facts)
 
 
 def _groups(rows: IndexRows) -> tuple[Collection[tuple[Any, ...]], ...]:
@@ -182,11 +185,12 @@ def _groups(rows: IndexRows) -> tuple[Collection[tuple[Any, ...]], ...]:
 async def supersede(
     conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
     resource_type: str, resource: dict[str, Any], *, audit: list[AuditRecord] | None = None,
-    expected: int | None = None,
+    expected: int | None = None, facts: Derived | None = None,
 ) -> bool:
-    """A new current version of ``rid`` (the old one moves to history) with its index rows, and ``audit``
-    records if given: one round trip.  ``expected``: write only if ``rid`` is still at that version (no lock
-    held since it was read); False when it was not, and nothing was written."""
+    """A new current version of ``rid`` (the old one moves to history) with its index rows, ``audit``
+    records and the access ``facts`` it makes (``access_sql.maintain``'s) if given: one round trip.
+    ``expected``: write only if ``rid`` is still at that version (no lock held since it was read); False when
+    it was not, and nothing was written."""
     rows = extract(resource_type, resource)
     groups = _groups(rows)
     args = [rid, rows_json(groups), rows.narrative, rows.content[:_CONTENT_LIMIT], version, when, False, patient_id,
@@ -195,22 +199,29 @@ async def supersede(
         args += append_args(audit)
     if expected is not None:
         args.append(expected)
-    sql = _supersede_sql(filled_tables([rows], [groups]), audited=audit is not None, gated=expected is not None)
+    if facts is not None:
+        args += facts_args(facts)
+    sql = _supersede_sql(filled_tables([rows], [groups]), audited=audit is not None, gated=expected is not None,
+                         facts=facts is not None)
     return bool(await conn.fetchval(sql, *args))
 
 
 async def supersede_deleted(
     conn: Conn, rid: int, version: int, when: datetime, *, audit: list[AuditRecord] | None = None,
-    expected: int | None = None,
+    expected: int | None = None, facts: bool = False,
 ) -> bool:
-    """A deletion version of ``rid`` (the old one moves to history); its index rows go; ``audit`` records
-    are appended if given: one round trip.  ``expected`` as for :func:`supersede`."""
+    """A deletion version of ``rid`` (the old one moves to history); its index rows go, and with ``facts``
+    the access facts it made; ``audit`` records are appended if given: one round trip.  ``expected`` as for
+    :func:`supersede`."""
     args: list[Any] = [rid, version, when, True, None, b"", None]
     if audit is not None:
         args += append_args(audit)
     if expected is not None:
         args.append(expected)
-    return bool(await conn.fetchval(_DELETE_SQL[audit is not None, expected is not None], *args))
+    if facts:
+        args += facts_args(Derived(), deleted=True)
+    sql = _delete_sql(audited=audit is not None, gated=expected is not None, facts=facts)
+    return bool(await conn.fetchval(sql, *args))
 
 
 def table_rows(batch: Sequence[tuple[int, IndexRows]]) -> TableRows:
@@ -247,7 +258,7 @@ async def copy_index(conn: Conn, rows: TableRows, suffix: str = "") -> None:
 
 # -- new resources: the resource rows and their index rows in one statement ------------------------------
 @lru_cache(maxsize=512)
-def _create_sql(tables: frozenset[str], *, audited: bool = False) -> str:
+def _create_sql(tables: frozenset[str], *, audited: bool = False, facts: bool = False) -> str:
     """INSERT the resource rows of ``unnest($1..$4, $6)`` and their index rows in one statement, with a CTE
     only for the index tables in ``tables`` (:func:`filled_tables`): a CTE that inserts nothing still locks and
     opens its table and each of its indexes when the statement starts, and most resources fill four to six of
@@ -287,6 +298,8 @@ def _create_sql(tables: frozenset[str], *, audited: bool = False) -> str:
     ctes.append(f"og AS (INSERT INTO resource_origin (rid, facility_id) SELECT rid, ${n}::text FROM r "
                 f"WHERE ${n}::text IS NOT NULL)")
     ctes.append(_audit_cte(n + 1))
+    if facts:  # a single resource (one row in ``r``) of a type that makes access facts
+        ctes += facts_ctes(n + 1 + len(APPEND_TYPES), "(SELECT rid FROM r)", new=True)
     return "WITH " + ",\n".join(ctes) + "\nSELECT rid, type, id FROM r CROSS JOIN au"
 
 
@@ -330,12 +343,13 @@ def new_rows(items: Sequence[tuple[JsonObj, str, str]], when: datetime) -> tuple
 
 async def insert_new(
     conn: Conn, new: Sequence[NewRow], when: datetime, *, audit: list[AuditRecord] | None = None,
-    origin: str | None = None,
+    origin: str | None = None, facts: Derived | None = None,
 ) -> list[int]:
     """Store ``new`` as version 1 with their search index rows in one round trip; their ``rid`` in order.
     Used for single creates and for all the POSTs of a transaction Bundle alike.  With ``audit`` (a
-    single create outside a transaction block) the origin fact and the audit records go in the same
-    statement, which PostgreSQL commits atomically on its own."""
+    single create outside a transaction block) the origin fact, the other access ``facts`` the resource
+    makes (if given) and the audit records go in the same statement, which PostgreSQL commits atomically
+    on its own."""
     args: list[Any] = [[r.type for r in new], [r.id for r in new], [r.patient_id for r in new],
                        [pack(r.content, r.type) for r in new], when,
                        [sort_date(r.type, r.rows) for r in new]]
@@ -347,7 +361,11 @@ async def insert_new(
     if audit is not None:
         args.append(origin)
         args.extend(append_args(audit))
+    if facts is not None:
+        assert audit is not None, "facts go with an audited create"
+        assert len(new) == 1, "facts go with a single create"
+        args += facts_args(facts)
     tables = filled_tables([r.rows for r in new], groups)
-    found = await conn.fetch(_create_sql(tables, audited=audit is not None), *args)
+    found = await conn.fetch(_create_sql(tables, audited=audit is not None, facts=facts is not None), *args)
     rid_of = {(row["type"], row["id"]): row["rid"] for row in found}
     return [rid_of[(r.type, r.id)] for r in new]

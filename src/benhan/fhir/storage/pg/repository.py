@@ -105,8 +105,8 @@ class PgRepository(SearchReads, ExportReads):
     ) -> WriteResult:
         type_ = str(resource.get("resourceType"))
         self._check(resource)
-        if not if_none_exist and self._conn is None and type_ not in FACT_TYPES:
-            # One statement and no transaction block: the resource, its index rows, its origin fact and its
+        if not if_none_exist and self._conn is None:
+            # One statement and no transaction block: the resource, its index rows, its access facts and its
             # audit record commit together (a statement is atomic), in one round trip instead of four.
             new = assigned_id or new_id()
             async with self.pool.acquire() as conn:
@@ -139,7 +139,7 @@ class PgRepository(SearchReads, ExportReads):
         if not is_valid_id(id_):
             raise BenhanError(ErrorCode.INVALID_ID, f"{id_!r} is not a valid FHIR id")
         self._check(resource)
-        if self._conn is None and type_ not in FACT_TYPES:
+        if self._conn is None:
             for _attempt in range(2):  # a lost race is tried once more, then under the lock
                 async with self.pool.acquire() as conn:
                     current = await self._guard.fetch(conn, ctx, "update", type_, id_)
@@ -200,7 +200,7 @@ class PgRepository(SearchReads, ExportReads):
     async def delete(
         self, ctx: RequestContext, type_: str, id_: str, *, if_match: int | None = None
     ) -> StoredResource | None:
-        if self._conn is None and type_ not in FACT_TYPES:
+        if self._conn is None:
             for _attempt in range(2):  # as update: read, then one statement that writes if nobody else did
                 async with self.pool.acquire() as conn:
                     try:
@@ -266,13 +266,13 @@ class PgRepository(SearchReads, ExportReads):
     async def _insert_inline(
         self, conn: Conn, resource: JsonObj, type_: str, id_: str, ctx: RequestContext
     ) -> WriteResult:
-        """A checked single create (type outside FACT_TYPES) in one autocommitted statement."""
+        """A checked single create in one autocommitted statement."""
         from benhan.fhir.storage.pg.index import insert_new, new_rows
 
         when = clock.now()
         [row], [stored_json] = new_rows([(resource, type_, id_)], when)
-        origin, records = self._guard.inline_create(ctx, type_, id_, stored_json)
-        await insert_new(conn, [row], when, audit=records, origin=origin)
+        origin, records, facts = self._guard.inline_create(ctx, type_, id_, stored_json)
+        await insert_new(conn, [row], when, audit=records, origin=origin, facts=facts)
         return WriteResult(StoredResource(type_, id_, 1, when, False, row.content), created=True)
 
     async def _insert_many(
@@ -337,8 +337,8 @@ class PgRepository(SearchReads, ExportReads):
     ) -> WriteResult | None:
         """Write the next version of ``current``.  ``unlocked``: ``current`` was read without a lock or a
         transaction, so the one write statement checks the version is still current; None when it was not
-        (another writer won; nothing was written) — only for writes whose audit record goes in that
-        statement (no access facts to maintain)."""
+        (another writer won; nothing was written) — only for writes whose audit record and access facts go in
+        that statement (outside a unit of work)."""
         from benhan.fhir.search.compartment import patient_compartment
         from benhan.fhir.storage.pg.index import supersede
 
@@ -352,12 +352,13 @@ class PgRepository(SearchReads, ExportReads):
         content = stamp(resource, type_, id_, version, when)
         stored_json = orjson.loads(content)
         patient = patient_compartment(stored_json)
-        audit = self._guard.inline_audit(ctx, action, type_, id_, version, stored_json)
-        assert not unlocked or audit is not None or self.access is None, "unlocked writes carry their audit"
+        inline = self._guard.inline_audit(ctx, action, type_, id_, version, stored_json)
+        assert not unlocked or inline is not None or self.access is None, "unlocked writes carry their audit"
+        audit, facts = inline or (None, None)
         if not await supersede(conn, current["rid"], version, when, patient, content, type_, stored_json,
-                               audit=audit, expected=current["version"] if unlocked else None):
+                               audit=audit, facts=facts, expected=current["version"] if unlocked else None):
             return None
-        if audit is None:
+        if inline is None:
             await self._guard.written(conn, ctx, action, current["rid"], type_, id_, version, stored_json)
         return WriteResult(StoredResource(type_, id_, version, when, False, content), created=bool(current["deleted"]))
 
@@ -386,11 +387,12 @@ class PgRepository(SearchReads, ExportReads):
             return rows.to_stored(current)  # FHIR R4 http.html#delete: deleting again is a no-op.
         version, when = current["version"] + 1, clock.now()
         type_, id_ = current["type"], current["id"]
-        audit = self._guard.inline_audit(ctx, "delete", type_, id_, version, None)
-        assert not unlocked or audit is not None or self.access is None, "unlocked writes carry their audit"
-        if not await supersede_deleted(conn, current["rid"], version, when, audit=audit,
+        inline = self._guard.inline_audit(ctx, "delete", type_, id_, version, None)
+        assert not unlocked or inline is not None or self.access is None, "unlocked writes carry their audit"
+        audit, facts = inline or (None, None)
+        if not await supersede_deleted(conn, current["rid"], version, when, audit=audit, facts=facts is not None,
                                        expected=current["version"] if unlocked else None):
             return None
-        if audit is None:
+        if inline is None:
             await self._guard.written(conn, ctx, "delete", current["rid"], type_, id_, version, None)
         return StoredResource(current["type"], current["id"], version, when, True, b"")
