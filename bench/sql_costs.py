@@ -150,9 +150,11 @@ def _schedstat_seconds(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
-async def writes(url: str, iterations: int) -> list[tuple[str, float, float]]:
+async def writes(url: str, iterations: int, by_type: bool = False) -> list[tuple[str, float, float]]:
     """(name, wall µs, PostgreSQL CPU µs) per create, update and delete of the CRUD mix's resources through
-    the repository, after 20 warm-up iterations (statement cache, generic plans)."""
+    the repository, after 20 warm-up iterations (statement cache, generic plans); ``by_type``: also per
+    operation and resource type (a change to some types' writes compares with the others' in the same run,
+    which the VM's drift between runs does not touch)."""
     import random
 
     from bench import data
@@ -170,16 +172,18 @@ async def writes(url: str, iterations: int) -> list[tuple[str, float, float]]:
         pid = await conn.fetchval("SELECT pg_backend_pid()")
     rng = random.Random(8)
     names = data.NameSource(rng)
-    totals = {op: [0.0, 0.0, 0] for op in ("create", "update", "delete")}
+    totals: dict[str, list[float]] = {op: [0.0, 0.0, 0] for op in ("create", "update", "delete")}
 
-    async def timed(op: str, call: Awaitable[Any], counted: bool) -> Any:
+    async def timed(op: str, kind: str, call: Awaitable[Any], counted: bool) -> Any:
         cpu, started = _schedstat_seconds(pid), time.perf_counter()
         result = await call
         if counted:
-            total = totals[op]
-            total[0] += time.perf_counter() - started
-            total[1] += _schedstat_seconds(pid) - cpu
-            total[2] += 1
+            wall, used = time.perf_counter() - started, _schedstat_seconds(pid) - cpu
+            for key in (op, f"{op} {kind}") if by_type else (op,):
+                total = totals.setdefault(key, [0.0, 0.0, 0])
+                total[0] += wall
+                total[1] += used
+                total[2] += 1
         return result
 
     try:
@@ -187,17 +191,17 @@ async def writes(url: str, iterations: int) -> list[tuple[str, float, float]]:
             counted = it >= 20
             made: dict[str, dict[str, Any]] = {}
             for kind, make in _crud_resources(rng, names, made):
-                made[kind] = (await timed("create", repo.create(client, make()), counted)).resource.json()
+                made[kind] = (await timed("create", kind, repo.create(client, make()), counted)).resource.json()
             for kind, res in made.items():
                 _change(res)
-                await timed("update", repo.update(client, kind, res["id"], res), counted)
+                await timed("update", kind, repo.update(client, kind, res["id"], res), counted)
             for kind, res in reversed(list(made.items())):
-                await timed("delete", repo.delete(client, kind, res["id"]), counted)
+                await timed("delete", kind, repo.delete(client, kind, res["id"]), counted)
     finally:
         await log.close()
         await pool.close()
-    return [(f"{op} through PgRepository (CRUD-mix resources)", 1e6 * wall / n, 1e6 * cpu / n)
-            for op, (wall, cpu, n) in totals.items()]
+    return [(f"{op} through PgRepository" + ("" if " " in op else " (CRUD-mix resources)"), 1e6 * wall / n,
+             1e6 * cpu / n) for op, (wall, cpu, n) in totals.items()]
 
 
 def main() -> int:
@@ -205,6 +209,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=4000)
     parser.add_argument("--writes", type=int, default=0, metavar="N",
                         help="then N iterations of the CRUD mix's creates, updates and deletes through the repository")
+    parser.add_argument("--by-type", action="store_true", help="with --writes: also per resource type")
     parser.add_argument("--audit-trail", type=int, default=0, metavar="ROWS",
                         help="then fill audit_log with ROWS rows and time appends against it")
     args = parser.parse_args()
@@ -216,7 +221,7 @@ def main() -> int:
         ids = [(t, i) for t, _, i in (x.partition("/") for x in bench.sample["ids"])]
         rows = asyncio.run(measure(url, ids, args.calls))
         if args.writes:
-            rows += asyncio.run(writes(url, args.writes))
+            rows += asyncio.run(writes(url, args.writes, args.by_type))
         if args.audit_trail:
             rows += asyncio.run(audit_trail(url, args.audit_trail, min(args.calls, 3000)))
     print(f"\n{'statement':50s} {'wall µs':>8s} {'PostgreSQL CPU µs':>18s}")

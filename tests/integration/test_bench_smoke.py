@@ -74,8 +74,12 @@ async def test_sql_costs_times_the_crud_mix_writes(db: object, database_url: str
 
     from benhan.fhir.storage.pg import audit_trail
 
-    rows = await sql_costs.writes(database_url, 2)
-    assert [name.split()[0] for name, _wall, _cpu in rows] == ["create", "update", "delete"]
+    rows = await sql_costs.writes(database_url, 2, by_type=True)
+    ops = [name.split()[0] for name, _wall, _cpu in rows if "CRUD-mix" in name]
+    assert ops == ["create", "update", "delete"]
+    per_type = {tuple(name.split()[:2]) for name, _wall, _cpu in rows if "CRUD-mix" not in name}
+    assert per_type == {(op, kind) for op in ops for kind in ("Patient", "Location", "Organization", "Practitioner",
+                        "Encounter", "Observation", "MedicationRequest", "Claim", "ExplanationOfBenefit")}
     assert all(wall > 0 and cpu > 0 for _name, wall, cpu in rows)
     conn = await asyncpg.connect(database_url)
     try:
