@@ -125,6 +125,14 @@ async def test_single_writes_keep_the_facts_in_their_statement(db: asyncpg.Pool,
     assert ("p1", None, None, "pr-5") in [c[1:] for c in facts["care"]]
     assert ("p1", None, None, "pr-1") not in [c[1:] for c in facts["care"]]
 
+    # a patch takes the locking path, its facts still in its one write statement
+    await repo.patch(CLIENT, "Encounter", encounter.id, [
+        {"op": "replace", "path": "/participant/0/individual/reference", "value": "Practitioner/pr-6"}],
+        "json-patch")
+    facts = await _assert_facts_are_the_rebuilt_ones(db)
+    assert ("p1", None, None, "pr-6") in [c[1:] for c in facts["care"]]
+    assert ("p1", None, None, "pr-5") not in [c[1:] for c in facts["care"]]
+
     # deletes take their facts away
     service_request = others[1]
     assert await repo.delete(CLIENT, "ServiceRequest", service_request.id) is not None
@@ -133,8 +141,9 @@ async def test_single_writes_keep_the_facts_in_their_statement(db: asyncpg.Pool,
     assert ("p1", None, None, "pr-3") not in [c[1:] for c in facts["care"]]
     assert dep2.id not in [o[0] for o in facts["org"]]
     async with db.acquire() as conn:  # each of those writes left exactly one audit record
-        writes = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action IN ('create', 'update', 'delete')")
-    assert writes == 4 + 1 + len(others) + 1 + 3 + 2
+        writes = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE action IN ('create', 'update', 'patch', 'delete')")
+    assert writes == 4 + 1 + len(others) + 1 + 3 + 1 + 2
 
 
 async def test_a_unit_of_work_keeps_the_same_facts(db: asyncpg.Pool, repo: PgRepository) -> None:
