@@ -180,8 +180,6 @@ def _groups(rows: IndexRows) -> tuple[Collection[tuple[Any, ...]], ...]:
     return (rows.strings, rows.token_rows(), rows.dates, rows.numbers, rows.quantities, rows.references, rows.uris)
 
 
-
-
 async def supersede(
     conn: Conn, rid: int, version: int, when: datetime, patient_id: str | None, content: bytes,
     resource_type: str, resource: dict[str, Any], *, audit: list[AuditRecord] | None = None,
@@ -208,19 +206,19 @@ async def supersede(
 
 async def supersede_deleted(
     conn: Conn, rid: int, version: int, when: datetime, *, audit: list[AuditRecord] | None = None,
-    expected: int | None = None, facts: bool = False,
+    expected: int | None = None, facts: Derived | None = None,
 ) -> bool:
     """A deletion version of ``rid`` (the old one moves to history); its index rows go, and with ``facts``
-    the access facts it made; ``audit`` records are appended if given: one round trip.  ``expected`` as for
-    :func:`supersede`."""
+    (given for the types that make some) the access facts it made; ``audit`` records are appended if given:
+    one round trip.  ``expected`` as for :func:`supersede`."""
     args: list[Any] = [rid, version, when, True, None, b"", None]
     if audit is not None:
         args += append_args(audit)
     if expected is not None:
         args.append(expected)
-    if facts:
-        args += facts_args(Derived(), deleted=True)
-    sql = _delete_sql(audited=audit is not None, gated=expected is not None, facts=facts)
+    if facts is not None:
+        args += facts_args(facts, deleted=True)
+    sql = _delete_sql(audited=audit is not None, gated=expected is not None, facts=facts is not None)
     return bool(await conn.fetchval(sql, *args))
 
 

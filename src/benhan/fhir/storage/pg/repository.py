@@ -390,7 +390,7 @@ class PgRepository(SearchReads, ExportReads):
         inline = self._guard.inline_audit(ctx, "delete", type_, id_, version, None)
         assert not unlocked or inline is not None or self.access is None, "unlocked writes carry their audit"
         audit, facts = inline or (None, None)
-        if not await supersede_deleted(conn, current["rid"], version, when, audit=audit, facts=facts is not None,
+        if not await supersede_deleted(conn, current["rid"], version, when, audit=audit, facts=facts,
                                        expected=current["version"] if unlocked else None):
             return None
         if inline is None:
