@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from benhan.access.config import PolicyConfig
-from benhan.access.scopes import grant_for, parse_scopes
+from benhan.access.scopes import grant_of
 from benhan.fhir.storage.access_types import (
     LEVEL_ASSIGNED,
     LEVEL_DEPARTMENT,
@@ -94,7 +94,7 @@ def consent_hides(ctx: RequestContext, target: Target) -> bool:
 def _scope_check(ctx: RequestContext, action: str, target: Target) -> Decision | None:
     if not is_token(ctx):
         return None
-    grant = grant_for(parse_scopes(ctx.scopes), target.type, action)
+    grant = grant_of(ctx.scopes, target.type, action)
     if not grant.allowed:
         return Decision(False, f"no scope grants {action} on {target.type}", 403)
     if grant.patient_only and not ctx.extra.get(LAUNCH_PATIENT):
@@ -173,7 +173,7 @@ def visibility_rules(ctx: RequestContext, cfg: PolicyConfig, action: str, types:
     export = action == "export"
     for type_ in types:
         level = subject_level(ctx, cfg, type_, False, export) if authenticated else None
-        grant = grant_for(parse_scopes(ctx.scopes), type_, action) if is_token(ctx) else None
+        grant = grant_of(ctx.scopes, type_, action) if is_token(ctx) else None
         if level is None or (grant is not None and not grant.allowed):
             refused.append(type_)
             continue

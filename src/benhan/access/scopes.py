@@ -96,6 +96,13 @@ def grant_for(scopes: list[Scope], type_: str, action: str) -> ScopeGrant:
     return ScopeGrant(True, patient_only=True)
 
 
+@lru_cache(maxsize=4096)
+def grant_of(scopes: frozenset[str], type_: str, action: str) -> ScopeGrant:
+    """:func:`grant_for` a token's scope set (``RequestContext.scopes``), decided once per set, type and action:
+    every FHIR call asks, and the answer depends on nothing else."""
+    return grant_for(list(_parse_set(scopes)), type_, action)
+
+
 def narrow(requested: str, allowed: str) -> str:
     """The requested scopes a client may have: resource scopes covered by an allowed scope, and context
     scopes the client may ask for."""

@@ -11,7 +11,7 @@ from benhan.access import care, identity, org
 from benhan.access.audit import audit_record
 from benhan.access.config import default_config
 from benhan.access.roles import Grant, active_roles
-from benhan.access.scopes import grant_for, narrow, parse_scope, parse_scopes
+from benhan.access.scopes import ACTION_LETTER, grant_for, grant_of, narrow, parse_scope, parse_scopes
 from benhan.fhir.storage.access_types import AuditInfo, CareRef
 from benhan.kernel.context import RequestContext
 
@@ -31,6 +31,18 @@ def test_scope_parsing_v2_and_v1() -> None:
     assert grant_for(scopes, "Patient", "read").allowed
     assert not grant_for(scopes, "Patient", "search").allowed
     assert not grant_for(scopes, "Observation", "create").allowed
+
+
+def test_the_cached_grant_of_a_scope_set_is_grant_for_its_parsed_scopes() -> None:
+    sets = ["patient/Observation.rs user/Patient.r openid", "system/*.rs", "user/*.cruds", "patient/*.read",
+            "user/Encounter.cud launch/patient", "openid fhirUser", ""]
+    for text in sets:
+        scopes = frozenset(text.split())
+        for type_ in ("Observation", "Patient", "Encounter", "AuditEvent"):
+            for action in ACTION_LETTER:
+                assert grant_of(scopes, type_, action) == grant_for(parse_scopes(text), type_, action), (text, type_)
+    assert grant_of(frozenset({"user/Patient.r"}), "Patient", "read") is grant_of(frozenset({"user/Patient.r"}),
+                                                                                   "Patient", "read")
 
 
 def test_narrow_keeps_only_what_the_client_may_have() -> None:
